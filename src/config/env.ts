@@ -1,0 +1,226 @@
+import { isAbsolute, resolve } from 'node:path';
+
+/** Levels of authentication assurance, weakest first, and the strings Latchkey puts in `acr`. */
+export interface AcrNames {
+  /** Emailed one-time code only (sign-up, recovery). */
+  readonly otp: string;
+  /** User-verified passkey that may be synced between devices. */
+  readonly phr: string;
+  /** User-verified passkey bound to one device. */
+  readonly phrh: string;
+}
+
+export type DatabaseConfig =
+  | { readonly client: 'sqlite'; readonly filename: string }
+  | { readonly client: 'postgres'; readonly connectionString: string };
+
+/** Everything Latchkey reads from its environment, parsed and validated once at start. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly issuer: string;
+  readonly rpId: string;
+  readonly rpName: string;
+  readonly origins: readonly string[];
+  readonly database: DatabaseConfig;
+  readonly smtpUrl: string | undefined;
+  readonly mailFrom: string;
+  readonly initialAccessToken: string | undefined;
+  readonly clientsFile: string | undefined;
+  readonly trustProxy: boolean;
+  readonly logLevel: string;
+  readonly acr: AcrNames;
+  /** Lifetime of an emailed one-time code, seconds. */
+  readonly emailCodeTtl: number;
+  /** Wrong guesses allowed for one emailed code before it is burnt. */
+  readonly emailCodeMaxAttempts: number;
+  /** Lifetime of a WebAuthn challenge, seconds. */
+  readonly challengeTtl: number;
+}
+
+/** A configuration value that cannot be used; the message names the variable and the fix. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function value(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function parseIssuer(env: Env, port: number): URL {
+  const raw = value(env, 'LATCHKEY_ISSUER') ?? `http://localhost:${port}`;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('LATCHKEY_ISSUER', `"${raw}" is not a URL; use e.g. https://login.example.com`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError('LATCHKEY_ISSUER', 'must be an https:// URL (http:// only for localhost)');
+  }
+  // WebAuthn only runs in secure contexts: plain http is allowed for localhost alone.
+  if (url.protocol === 'http:' && url.hostname !== 'localhost') {
+    throw new ConfigError('LATCHKEY_ISSUER', `http:// is only allowed for localhost; use https:// for ${url.hostname}`);
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    throw new ConfigError('LATCHKEY_ISSUER', 'must not contain a query, fragment or credentials');
+  }
+  return url;
+}
+
+function parseOrigins(env: Env, issuer: URL, rpId: string): string[] {
+  const raw = value(env, 'LATCHKEY_ORIGINS');
+  if (raw === undefined) return [issuer.origin];
+  const origins = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (origins.length === 0) throw new ConfigError('LATCHKEY_ORIGINS', 'lists no origin');
+  for (const origin of origins) {
+    if (origin.startsWith('android:apk-key-hash:')) {
+      if (!/^android:apk-key-hash:[A-Za-z0-9_-]{20,}$/.test(origin)) {
+        throw new ConfigError('LATCHKEY_ORIGINS', `"${origin}" is not android:apk-key-hash:<base64url SHA-256 of the signing certificate>`);
+      }
+      continue;
+    }
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new ConfigError('LATCHKEY_ORIGINS', `"${origin}" is not an origin such as https://login.example.com`);
+    }
+    if (url.origin !== origin) {
+      throw new ConfigError('LATCHKEY_ORIGINS', `"${origin}" must be a bare origin (scheme://host[:port]), e.g. "${url.origin}"`);
+    }
+    if (url.protocol !== 'https:' && url.hostname !== 'localhost') {
+      throw new ConfigError('LATCHKEY_ORIGINS', `"${origin}" must be https (http only for localhost)`);
+    }
+    // A WebAuthn origin must be the RP ID or one of its subdomains, or browsers refuse the ceremony.
+    if (url.hostname !== rpId && !url.hostname.endsWith(`.${rpId}`)) {
+      throw new ConfigError('LATCHKEY_ORIGINS', `"${origin}" is not on the RP ID ${rpId} or one of its subdomains`);
+    }
+  }
+  return origins;
+}
+
+function parseRpId(env: Env, issuer: URL): string {
+  const rpId = value(env, 'LATCHKEY_RP_ID') ?? issuer.hostname;
+  if (!/^[a-z0-9.-]+$/.test(rpId) || rpId.startsWith('.') || rpId.endsWith('.')) {
+    throw new ConfigError('LATCHKEY_RP_ID', `"${rpId}" is not a domain name such as example.com`);
+  }
+  // The RP ID must be the issuer's host or a registrable suffix of it, or the hosted pages cannot use it.
+  if (issuer.hostname !== rpId && !issuer.hostname.endsWith(`.${rpId}`)) {
+    throw new ConfigError('LATCHKEY_RP_ID', `"${rpId}" must equal the issuer's host ${issuer.hostname} or be a parent domain of it`);
+  }
+  return rpId;
+}
+
+function parseDatabase(env: Env, cwd: string): DatabaseConfig {
+  const raw = value(env, 'DATABASE_URL') ?? 'sqlite:./data/latchkey.sqlite3';
+  if (raw.startsWith('sqlite:')) {
+    const path = raw.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (!path) throw new ConfigError('DATABASE_URL', 'sqlite: needs a file path, e.g. sqlite:./data/latchkey.sqlite3');
+    return { client: 'sqlite', filename: isAbsolute(path) ? path : resolve(cwd, path) };
+  }
+  if (raw.startsWith('postgres://') || raw.startsWith('postgresql://')) {
+    try {
+      new URL(raw);
+    } catch {
+      throw new ConfigError('DATABASE_URL', 'is not a valid postgres:// URL');
+    }
+    return { client: 'postgres', connectionString: raw };
+  }
+  throw new ConfigError('DATABASE_URL', 'must start with sqlite: or postgres://');
+}
+
+function parseSmtpUrl(env: Env): string | undefined {
+  const raw = value(env, 'SMTP_URL');
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('SMTP_URL', 'is not a URL such as smtp://mail.example.com:587');
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
+    throw new ConfigError('SMTP_URL', 'must start with smtp:// or smtps://');
+  }
+  return raw;
+}
+
+function parseAcrNames(env: Env): AcrNames {
+  const names = {
+    otp: value(env, 'LATCHKEY_ACR_OTP') ?? 'urn:latchkey:acr:otp',
+    phr: value(env, 'LATCHKEY_ACR_PHR') ?? 'phr',
+    phrh: value(env, 'LATCHKEY_ACR_PHRH') ?? 'phrh',
+  };
+  if (new Set(Object.values(names)).size !== 3) {
+    throw new ConfigError('LATCHKEY_ACR_OTP', 'LATCHKEY_ACR_OTP, LATCHKEY_ACR_PHR and LATCHKEY_ACR_PHRH must be three different strings');
+  }
+  return names;
+}
+
+/**
+ * Reads Latchkey's configuration from environment variables.
+ * Throws a ConfigError naming the variable at the first value that cannot be used.
+ */
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const port = integer(env, 'PORT', 3000, 0, 65535);
+  const issuerUrl = parseIssuer(env, port);
+  const rpId = parseRpId(env, issuerUrl);
+  const logLevel = value(env, 'LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const initialAccessToken = value(env, 'LATCHKEY_INITIAL_ACCESS_TOKEN');
+  if (initialAccessToken !== undefined && initialAccessToken.length < 16) {
+    throw new ConfigError('LATCHKEY_INITIAL_ACCESS_TOKEN', 'must be at least 16 characters (use e.g. `openssl rand -hex 32`)');
+  }
+  const clientsFile = value(env, 'LATCHKEY_CLIENTS_FILE');
+  const config: Config = {
+    port,
+    host: value(env, 'HOST') ?? '0.0.0.0',
+    // oidc-provider compares issuers literally: no trailing slash.
+    issuer: issuerUrl.href.replace(/\/$/, ''),
+    rpId,
+    rpName: value(env, 'LATCHKEY_RP_NAME') ?? 'Latchkey',
+    origins: parseOrigins(env, issuerUrl, rpId),
+    database: parseDatabase(env, cwd),
+    smtpUrl: parseSmtpUrl(env),
+    mailFrom: value(env, 'MAIL_FROM') ?? `Latchkey <no-reply@${issuerUrl.hostname}>`,
+    initialAccessToken,
+    clientsFile: clientsFile === undefined ? undefined : resolve(cwd, clientsFile),
+    trustProxy: boolean(env, 'LATCHKEY_TRUST_PROXY', false),
+    logLevel,
+    acr: parseAcrNames(env),
+    emailCodeTtl: integer(env, 'LATCHKEY_EMAIL_CODE_TTL', 600, 60, 3600),
+    emailCodeMaxAttempts: integer(env, 'LATCHKEY_EMAIL_CODE_ATTEMPTS', 5, 1, 20),
+    challengeTtl: integer(env, 'LATCHKEY_CHALLENGE_TTL', 300, 30, 900),
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,155 @@
+import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import { errors } from 'oidc-provider';
+import { accountClaims, type AccountRepository } from '../domain/accounts.ts';
+import type { Render } from '../http/views.ts';
+import type { KeyMaterial } from '../storage/repositories/keys.ts';
+import type { Config } from './env.ts';
+import type { Adapter } from 'oidc-provider';
+
+export interface OidcDeps {
+  readonly config: Config;
+  readonly keys: KeyMaterial;
+  readonly accounts: AccountRepository;
+  readonly adapter: (model: string) => Adapter;
+  readonly clients: ClientMetadata[];
+  readonly render: Render;
+}
+
+/** Client metadata Latchkey adds to the standard set. */
+export const LATCHKEY_CLIENT_METADATA = ['first_party'] as const;
+
+/** Builds oidc-provider's configuration: no development defaults, everything from Config and the database. */
+export function buildOidcConfiguration(deps: OidcDeps): Configuration {
+  const { config, keys, accounts, render } = deps;
+  return {
+    adapter: deps.adapter,
+    clients: deps.clients,
+    jwks: keys.jwks as Configuration['jwks'],
+    cookies: {
+      keys: keys.cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    acrValues: [config.acr.otp, config.acr.phr, config.acr.phrh],
+    claims: {
+      acr: null,
+      amr: null,
+      auth_time: null,
+      sid: null,
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name'],
+    },
+    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    responseTypes: ['code'],
+    // PKCE (S256) for every client, confidential ones included.
+    pkce: { required: () => true },
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'ES256',
+      token_endpoint_auth_method: 'client_secret_basic',
+      // auth_time in every ID token: relying parties must be able to see how fresh the sign-in is.
+      require_auth_time: true,
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['ES256', 'RS256'],
+      userinfoSigningAlgValues: ['ES256', 'RS256'],
+      introspectionSigningAlgValues: ['ES256', 'RS256'],
+      authorizationSigningAlgValues: ['ES256', 'RS256'],
+      requestObjectSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
+    },
+    extraClientMetadata: {
+      properties: [...LATCHKEY_CLIENT_METADATA],
+      validator(ctx, key, value) {
+        if (key === 'first_party' && value !== undefined) {
+          if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata('first_party must be a boolean');
+          // Skipping consent is for clients the operator configured, never for self-registered ones.
+          if (value && ctx && ctx.oidc?.route === 'registration') {
+            throw new errors.InvalidClientMetadata('first_party cannot be set through dynamic registration');
+          }
+        }
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      claimsParameter: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      clientCredentials: { enabled: true },
+      registration: config.initialAccessToken
+        ? { enabled: true, initialAccessToken: config.initialAccessToken }
+        : { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          const client = ctx.oidc.client;
+          ctx.type = 'html';
+          ctx.body = render('logout.njk', {
+            title: 'Sign out',
+            form,
+            clientName: client?.clientName ?? client?.clientId,
+          });
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          const client = ctx.oidc.client;
+          ctx.type = 'html';
+          ctx.body = render('logged-out.njk', { title: 'Signed out', clientName: client?.clientName ?? client?.clientId });
+        },
+      },
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    // First-party clients skip the consent page: their grant covers what they ask for.
+    loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
+      const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId);
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+      const client = ctx.oidc.client!;
+      if (client.metadata().first_party === true && ctx.oidc.session?.accountId) {
+        const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: ctx.oidc.session.accountId });
+        if (ctx.oidc.params?.scope) grant.addOIDCScope(String(ctx.oidc.params.scope));
+        if (ctx.oidc.params?.claims) {
+          const claims = JSON.parse(String(ctx.oidc.params.claims)) as { id_token?: object; userinfo?: object };
+          grant.addOIDCClaims([...Object.keys(claims.id_token ?? {}), ...Object.keys(claims.userinfo ?? {})]);
+        }
+        await grant.save();
+        return grant;
+      }
+      return undefined;
+    },
+    async findAccount(_ctx, sub) {
+      const account = await accounts.findById(sub);
+      // A disabled or deleted account gets nothing: no userinfo, no refresh.
+      if (!account || account.status !== 'active') return undefined;
+      return {
+        accountId: account.id,
+        async claims() {
+          return accountClaims(account) as { sub: string };
+        },
+      };
+    },
+    async renderError(ctx, out) {
+      ctx.type = 'html';
+      ctx.body = render('error.njk', {
+        title: 'Something went wrong',
+        error: out.error,
+        description: out.error_description,
+      });
+    },
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: 600,
+      AuthorizationCode: 60,
+      ClientCredentials: 600,
+      IdToken: 600,
+      Interaction: 3600,
+      Grant: 14 * 24 * 3600,
+      RefreshToken: 14 * 24 * 3600,
+      Session: 14 * 24 * 3600,
+      DeviceCode: 600,
+      BackchannelAuthenticationRequest: 600,
+    },
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * Stable error codes of Latchkey's own flows. The HTTP edge maps each code to a status and a
+ * sentence for people; tests assert on the code, never on message text.
+ */
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  invalid_email: 400,
+  email_code_invalid: 400,
+  email_code_expired: 400,
+  email_code_attempts_exceeded: 400,
+  email_not_verified: 400,
+  passkey_challenge_invalid: 400,
+  passkey_verification_failed: 400,
+  passkey_unknown_credential: 400,
+  passkey_already_registered: 409,
+  passkey_user_verification_required: 400,
+  passkey_wrong_account: 400,
+  account_disabled: 403,
+  csrf_failed: 403,
+  interaction_not_found: 400,
+  payload_too_large: 413,
+  not_found: 404,
+  database_unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** An expected failure of a Latchkey flow, with a stable code; `cause` is logged, never shown. */
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'DomainError';
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}

@@ -1,0 +1,47 @@
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
+import type { AcrNames } from '../config/env.ts';
+import type { Account, AccountRepository } from './accounts.ts';
+import { authContextFromPasskey, type AuthContext } from './auth-context.ts';
+import { normalizeEmail } from './email.ts';
+import { DomainError } from './errors.ts';
+import { decoyCredentialIds, type PasskeyCeremonies } from './passkeys/ceremonies.ts';
+import type { PasskeyRepository } from './passkeys/types.ts';
+
+/** Passkey sign-in: discoverable ("Sign in with a passkey", autofill) or username-first. */
+export class SignIn {
+  constructor(
+    private readonly deps: {
+      accounts: AccountRepository;
+      passkeys: PasskeyRepository;
+      ceremonies: PasskeyCeremonies;
+      acr: AcrNames;
+      decoySecret: Buffer;
+    },
+  ) {}
+
+  /** Options for a discoverable ceremony, or, given an email, for that account's passkeys. */
+  async options(interactionUid: string, rawEmail?: unknown): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    if (rawEmail === undefined || rawEmail === null || rawEmail === '') {
+      return this.deps.ceremonies.authenticationOptions(interactionUid);
+    }
+    const email = normalizeEmail(rawEmail);
+    const account = await this.deps.accounts.findByEmail(email);
+    const passkeys = account?.status === 'active' ? await this.deps.passkeys.listByAccount(account.id) : [];
+    if (!account || passkeys.length === 0) {
+      return this.deps.ceremonies.authenticationOptions(interactionUid, {
+        decoyCredentialIds: decoyCredentialIds(this.deps.decoySecret, email),
+      });
+    }
+    return this.deps.ceremonies.authenticationOptions(interactionUid, { accountId: account.id, passkeys });
+  }
+
+  /** Verifies the assertion and returns the credential owner's account and the context it earned. */
+  async verify(interactionUid: string, response: unknown): Promise<{ account: Account; context: AuthContext }> {
+    const result = await this.deps.ceremonies.verifyAuthentication(interactionUid, response);
+    const account = await this.deps.accounts.findById(result.passkey.accountId);
+    if (!account || account.status !== 'active') {
+      throw new DomainError('account_disabled', 'This account is disabled. Contact the application’s support.');
+    }
+    return { account, context: authContextFromPasskey(result, this.deps.acr) };
+  }
+}

@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import Router from '@koa/router';
+import { viewsDir } from '../paths.ts';
+
+const require = createRequire(import.meta.url);
+
+/** Every file the pages load, by public name: a fixed list, read once, so no path is ever taken from a URL. */
+function assetFiles(): Record<string, { file: string; type: string }> {
+  const own = (name: string, type: string) => ({ file: join(viewsDir, 'assets', name), type });
+  return {
+    'style.css': own('style.css', 'text/css; charset=utf-8'),
+    'common.js': own('common.js', 'text/javascript; charset=utf-8'),
+    'login.js': own('login.js', 'text/javascript; charset=utf-8'),
+    'signup.js': own('signup.js', 'text/javascript; charset=utf-8'),
+    'simplewebauthn-browser.js': {
+      // The package exports no subpaths: find its folder from its main entry.
+      file: join(dirname(require.resolve('@simplewebauthn/browser')), '..', 'dist', 'bundle', 'index.umd.min.js'),
+      type: 'text/javascript; charset=utf-8',
+    },
+  };
+}
+
+export function assetsRouter(): Router {
+  const router = new Router({ prefix: '/assets' });
+  const cache = new Map<string, { body: Buffer; type: string }>();
+  for (const [name, { file, type }] of Object.entries(assetFiles())) cache.set(name, { body: readFileSync(file), type });
+  router.get('/:name', (ctx) => {
+    const asset = cache.get(ctx.params.name!);
+    if (!asset) return;
+    ctx.type = asset.type;
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = asset.body;
+  });
+  return router;
+}

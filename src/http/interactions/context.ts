@@ -1,0 +1,50 @@
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { InteractionResults } from 'oidc-provider';
+import { DomainError } from '../../domain/errors.ts';
+
+export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/** What the pages show about the application the person is signing in to. */
+export interface ClientView {
+  readonly id: string;
+  readonly name: string;
+  readonly policyUri?: string;
+  readonly tosUri?: string;
+}
+
+/**
+ * Loads the interaction this browser's cookie is bound to, and checks it is the one the URL
+ * names: an interaction id taken from elsewhere cannot be driven with this browser's cookie.
+ */
+export async function loadInteraction(provider: Provider, ctx: Context): Promise<Interaction> {
+  const details = await provider.interactionDetails(ctx.req, ctx.res);
+  if (details.uid !== ctx.params.uid) {
+    throw new DomainError('interaction_not_found', 'This sign-in was opened in another tab or has expired. Go back to the application and start again.');
+  }
+  return details;
+}
+
+export async function clientView(provider: Provider, interaction: Interaction): Promise<ClientView> {
+  const clientId = String(interaction.params.client_id);
+  const client = await provider.Client.find(clientId);
+  const https = (uri: unknown) => (typeof uri === 'string' && uri.startsWith('https://') ? uri : undefined);
+  return {
+    id: clientId,
+    name: client?.clientName ?? clientId,
+    policyUri: https(client?.policyUri),
+    tosUri: https(client?.tosUri),
+  };
+}
+
+/** Finishes the interaction and answers a fetch() caller with the URL to go to next. */
+export async function finishAsJson(provider: Provider, ctx: Context, result: InteractionResults): Promise<void> {
+  const redirectTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+  ctx.body = { redirectTo };
+}
+
+export function requirePrompt(interaction: Interaction, name: 'login' | 'consent'): void {
+  if (interaction.prompt.name !== name) {
+    throw new DomainError('interaction_not_found', 'This step is not expected now. Go back to the application and start again.');
+  }
+}

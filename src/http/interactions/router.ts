@@ -1,0 +1,166 @@
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Clock } from '../../domain/clock.ts';
+import type { AuthContext } from '../../domain/auth-context.ts';
+import type { SignIn } from '../../domain/signin.ts';
+import type { Signup } from '../../domain/signup.ts';
+import type { Render } from '../views.ts';
+import { clientView, finishAsJson, loadInteraction, requirePrompt } from './context.ts';
+import { consentView, grantConsent } from './consent.ts';
+
+export interface InteractionRouteDeps {
+  readonly provider: Provider;
+  readonly signIn: SignIn;
+  readonly signup: Signup;
+  readonly render: Render;
+  readonly clock: Clock;
+  readonly csrf: { issue: Middleware; verify: Middleware };
+}
+
+function loginResult(accountId: string, context: AuthContext, now: number) {
+  // auth_time is the time of the ceremony that produced this acr.
+  return { login: { accountId, acr: context.acr, amr: [...context.amr], ts: Math.floor(now / 1000) } };
+}
+
+/**
+ * The hosted pages of an authorization request: sign in, sign up, consent. Each route loads the
+ * interaction, calls one domain function, and hands the result back to oidc-provider.
+ */
+export function interactionRouter(deps: InteractionRouteDeps): Router {
+  const { provider, render, csrf } = deps;
+  const router = new Router({ prefix: '/interaction/:uid' });
+  const body = bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '32kb', formLimit: '8kb', jsonStrict: true });
+
+  router.use(csrf.issue);
+  // Every state-changing request: bounded body, then the CSRF check.
+  router.use(async (ctx, next) => {
+    if (ctx.method !== 'POST') return next();
+    await body(ctx, () => csrf.verify(ctx, next));
+  });
+
+  router.get('/', async (ctx) => {
+    const interaction = await loadInteraction(provider, ctx);
+    const client = await clientView(provider, interaction);
+    ctx.set('Cache-Control', 'no-store');
+    if (interaction.prompt.name === 'consent') {
+      ctx.body = render('consent.njk', { title: `Allow ${client.name}`, uid: interaction.uid, client, csrfToken: ctx.state.csrfToken, ...consentView(interaction) });
+      return;
+    }
+    const loginHint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '';
+    ctx.body = render('login.njk', { title: `Sign in to ${client.name}`, uid: interaction.uid, client, loginHint, csrfToken: ctx.state.csrfToken });
+  });
+
+  // Sign in with a passkey: options for a discoverable ceremony (or username-first), then verify.
+  router.post('/passkey/options', async (ctx) => {
+    const interaction = await loadInteraction(provider, ctx);
+    requirePrompt(interaction, 'login');
+    const email = (ctx.request.body as { email?: unknown } | undefined)?.email;
+    ctx.body = await deps.signIn.options(interaction.uid, email);
+  });
+
+  router.post('/passkey/verify', async (ctx) => {
+    const interaction = await loadInteraction(provider, ctx);
+    requirePrompt(interaction, 'login');
+    const { account, context } = await deps.signIn.verify(interaction.uid, ctx.request.body);
+    await finishAsJson(provider, ctx, loginResult(account.id, context, deps.clock()));
+  });
+
+  // Sign up: email → code → create a passkey.
+  router.get('/signup', async (ctx) => {
+    const interaction = await loadInteraction(provider, ctx);
+    const client = await clientView(provider, interaction);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = render('signup-email.njk', { title: 'Create account', uid: interaction.uid, client, csrfToken: ctx.state.csrfToken });
+  });
+
+  router.post('/signup', async (ctx) => {
+    const interaction = await loadInteraction(provider, ctx);
+    requirePrompt(interaction, 'login');
+    const email = await deps.signup.start(interaction.uid, (ctx.request.body as { email?: unknown }).email);
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${interaction.uid}/signup/code?email=${encodeURIComponent(email)}`);
+  });
+
+  router.get('/signup/code', async (ctx) => {
+    const interaction = await loadInteraction(provider, ctx);
+    const client = await clientView(provider, interaction);
+    ctx.set('Cache-Control', 'no-store');
+    const email = typeof ctx.query.email === 'string' ? ctx.query.email : '';
+    ctx.body = render('signup-code.njk', { title: 'Check your email', uid: interaction.uid, client, email, csrfToken: ctx.state.csrfToken });
+  });
+
+  router.post('/signup/code', async (ctx) => {
+    const interaction = await loadInteraction(provider, ctx);
+    requirePrompt(interaction, 'login');
+    const form = ctx.request.body as { code?: unknown; email?: unknown };
+    try {
+      await deps.signup.verifyCode(interaction.uid, form.code);
+    } catch (error) {
+      // A wrong code re-shows the form with the message, so the person can try again.
+      if (ctx.accepts('html', 'json') === 'json') throw error;
+      const client = await clientView(provider, interaction);
+      ctx.status = (error as { status?: number }).status ?? 400;
+      if (ctx.status >= 500) throw error;
+      ctx.body = render('signup-code.njk', {
+        title: 'Check your email',
+        uid: interaction.uid,
+        client,
+        email: typeof form.email === 'string' ? form.email : '',
+        error: (error as Error).message,
+        csrfToken: ctx.state.csrfToken,
+      });
+      return;
+    }
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${interaction.uid}/signup/passkey`);
+  });
+
+  router.get('/signup/passkey', async (ctx) => {
+    const interaction = await loadInteraction(provider, ctx);
+    const client = await clientView(provider, interaction);
+    ctx.set('Cache-Control', 'no-store');
+    const email = await deps.signup.provenEmail(interaction.uid);
+    if (!email) {
+      ctx.status = 303;
+      ctx.redirect(`/interaction/${interaction.uid}/signup`);
+      return;
+    }
+    ctx.body = render('signup-passkey.njk', { title: 'Create a passkey', uid: interaction.uid, client, email, csrfToken: ctx.state.csrfToken });
+  });
+
+  router.post('/signup/passkey/options', async (ctx) => {
+    const interaction = await loadInteraction(provider, ctx);
+    requirePrompt(interaction, 'login');
+    ctx.body = await deps.signup.passkeyOptions(interaction.uid);
+  });
+
+  router.post('/signup/passkey/verify', async (ctx) => {
+    const interaction = await loadInteraction(provider, ctx);
+    requirePrompt(interaction, 'login');
+    const { account, context } = await deps.signup.complete(interaction.uid, ctx.request.body);
+    await finishAsJson(provider, ctx, loginResult(account.id, context, deps.clock()));
+  });
+
+  router.post('/consent', async (ctx) => {
+    const interaction = await loadInteraction(provider, ctx);
+    requirePrompt(interaction, 'consent');
+    const grantId = await grantConsent(provider, interaction);
+    await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    ctx.respond = false;
+  });
+
+  router.post('/abort', async (ctx) => {
+    await loadInteraction(provider, ctx);
+    await provider.interactionFinished(
+      ctx.req,
+      ctx.res,
+      { error: 'access_denied', error_description: 'The person cancelled the request.' },
+      { mergeWithLastSubmission: false },
+    );
+    ctx.respond = false;
+  });
+
+  return router;
+}

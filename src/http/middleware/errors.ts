@@ -1,0 +1,64 @@
+import type { Context, Middleware } from 'koa';
+import { errors as oidcErrors } from 'oidc-provider';
+import { DomainError, type ErrorCode } from '../../domain/errors.ts';
+import type { Logger } from '../../logging.ts';
+import type { Render } from '../views.ts';
+
+interface PublicError {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+const UNAVAILABLE = /SQLITE_BUSY|SQLITE_LOCKED|SQLITE_CANTOPEN|ECONNREFUSED|ECONNRESET|Timeout acquiring a connection|terminating connection|Connection terminated/;
+
+/** Turns any error into what may be shown; internal causes stay in the log. */
+export function toPublicError(error: unknown): PublicError {
+  if (error instanceof DomainError) return { status: error.status, code: error.code, message: error.message };
+  if (error instanceof oidcErrors.SessionNotFound || error instanceof oidcErrors.InvalidRequest) {
+    return { status: 400, code: 'interaction_not_found', message: 'This sign-in has expired or was opened in another browser. Go back to the application and start again.' };
+  }
+  if (error instanceof oidcErrors.OIDCProviderError && error.status < 500) {
+    return { status: error.status, code: error.error, message: error.error_description ?? error.message };
+  }
+  const e = error as { status?: number; type?: string; expose?: boolean; message?: string; code?: string } | null;
+  if (e?.status === 413 || e?.type === 'entity.too.large') {
+    return { status: 413, code: 'payload_too_large' satisfies ErrorCode, message: 'The request is too large.' };
+  }
+  if (e?.expose && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return { status: e.status, code: 'invalid_request', message: 'The request could not be read.' };
+  }
+  if (UNAVAILABLE.test(`${e?.code ?? ''} ${e?.message ?? ''}`)) {
+    return { status: 503, code: 'database_unavailable', message: 'The service is temporarily unavailable. Please try again in a moment.' };
+  }
+  return { status: 500, code: 'server_error', message: 'Something went wrong on our side. Please try again.' };
+}
+
+function wantsJson(ctx: Context): boolean {
+  return ctx.accepts('html', 'json') === 'json' || ctx.is('application/json') === 'application/json';
+}
+
+/**
+ * The one place errors become responses: JSON problem details (RFC 9457) for API and fetch()
+ * callers, a readable page for people. Never a stack trace.
+ */
+export function errorHandler(logger: Logger, render: Render): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      const shown = toPublicError(error);
+      if (shown.status >= 500) logger.error({ err: error, path: ctx.path }, 'request failed');
+      else logger.debug({ code: shown.code, path: ctx.path, cause: (error as Error)?.cause }, 'request refused');
+      ctx.status = shown.status;
+      if (shown.status === 503) ctx.set('Retry-After', '5');
+      if (wantsJson(ctx)) {
+        ctx.type = 'application/problem+json';
+        ctx.body = { type: 'about:blank', title: shown.message, status: shown.status, code: shown.code };
+      } else {
+        ctx.type = 'html';
+        ctx.body = render('error.njk', { title: 'Something went wrong', error: shown.code, description: shown.message });
+      }
+    }
+  };
+}

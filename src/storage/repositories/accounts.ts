@@ -1,0 +1,31 @@
+import type { Account, AccountRepository } from '../../domain/accounts.ts';
+import type { Db } from '../db.ts';
+import { toBoolean, toNumber } from '../rows.ts';
+
+type AccountRow = Record<string, unknown>;
+
+export function accountFromRow(row: AccountRow): Account {
+  return {
+    id: String(row.id),
+    email: String(row.email),
+    emailVerified: toBoolean(row.email_verified),
+    name: (row.name as string | null) ?? null,
+    userHandle: String(row.user_handle),
+    status: row.status === 'disabled' ? 'disabled' : 'active',
+    createdAt: toNumber(row.created_at),
+  };
+}
+
+export class KnexAccountRepository implements AccountRepository {
+  constructor(private readonly db: Db) {}
+
+  async findById(id: string): Promise<Account | undefined> {
+    const row = await this.db('accounts').where({ id }).first();
+    return row ? accountFromRow(row) : undefined;
+  }
+
+  async findByEmail(email: string): Promise<Account | undefined> {
+    const row = await this.db('accounts').where({ email }).first();
+    return row ? accountFromRow(row) : undefined;
+  }
+}

@@ -1,0 +1,38 @@
+import type { CeremonyPurpose, ChallengeContext, ChallengeRecord, ChallengeRepository } from '../../domain/passkeys/types.ts';
+import type { Db } from '../db.ts';
+import { toNumber } from '../rows.ts';
+
+export class KnexChallengeRepository implements ChallengeRepository {
+  constructor(private readonly db: Db) {}
+
+  async insert(record: ChallengeRecord): Promise<void> {
+    await this.db('webauthn_challenges').insert({
+      challenge: record.challenge,
+      purpose: record.purpose,
+      interaction_uid: record.interactionUid,
+      context: JSON.stringify(record.context),
+      expires_at: record.expiresAt,
+    });
+  }
+
+  async consume(challenge: string, interactionUid: string, purpose: CeremonyPurpose, now: number): Promise<ChallengeRecord | undefined> {
+    // DELETE … RETURNING is one atomic statement on SQLite and PostgreSQL: of two racing
+    // requests, only one gets the row back.
+    const rows = await this.db('webauthn_challenges')
+      .where({ challenge })
+      .delete()
+      .returning(['challenge', 'purpose', 'interaction_uid', 'context', 'expires_at']);
+    const row = rows[0] as Record<string, unknown> | undefined;
+    // Deleted whatever it was for: a challenge presented on the wrong interaction is burnt too.
+    if (!row || row.interaction_uid !== interactionUid || row.purpose !== purpose || toNumber(row.expires_at) <= now) {
+      return undefined;
+    }
+    return {
+      challenge: String(row.challenge),
+      purpose,
+      interactionUid,
+      context: JSON.parse(String(row.context ?? '{}')) as ChallengeContext,
+      expiresAt: toNumber(row.expires_at),
+    };
+  }
+}

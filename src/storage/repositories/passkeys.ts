@@ -1,0 +1,63 @@
+import type { AuthenticatorTransport } from '@simplewebauthn/server';
+import type { NewPasskey } from '../../domain/passkeys/ceremonies.ts';
+import type { Passkey, PasskeyRepository } from '../../domain/passkeys/types.ts';
+import type { Db } from '../db.ts';
+import { toBoolean, toNullableNumber, toNumber } from '../rows.ts';
+
+function passkeyFromRow(row: Record<string, unknown>): Passkey {
+  return {
+    id: String(row.id),
+    accountId: String(row.account_id),
+    publicKey: String(row.public_key),
+    counter: toNumber(row.counter),
+    transports: JSON.parse(String(row.transports)) as AuthenticatorTransport[],
+    deviceType: row.device_type === 'multiDevice' ? 'multiDevice' : 'singleDevice',
+    backedUp: toBoolean(row.backed_up),
+    userVerified: toBoolean(row.user_verified),
+    aaguid: String(row.aaguid),
+    name: (row.name as string | null) ?? null,
+    createdAt: toNumber(row.created_at),
+    lastUsedAt: toNullableNumber(row.last_used_at),
+  };
+}
+
+/** The row for a newly verified passkey. */
+export function passkeyRow(accountId: string, passkey: NewPasskey, now: number): Record<string, unknown> {
+  return {
+    id: passkey.id,
+    account_id: accountId,
+    public_key: passkey.publicKey,
+    counter: passkey.counter,
+    transports: JSON.stringify(passkey.transports),
+    device_type: passkey.deviceType,
+    backed_up: passkey.backedUp,
+    user_verified: passkey.userVerified,
+    aaguid: passkey.aaguid,
+    created_at: now,
+  };
+}
+
+export class KnexPasskeyRepository implements PasskeyRepository {
+  constructor(private readonly db: Db) {}
+
+  async findById(id: string): Promise<Passkey | undefined> {
+    const row = await this.db('passkeys').where({ id }).first();
+    return row ? passkeyFromRow(row) : undefined;
+  }
+
+  async listByAccount(accountId: string): Promise<Passkey[]> {
+    const rows = await this.db('passkeys').where({ account_id: accountId }).orderBy('created_at');
+    return rows.map(passkeyFromRow);
+  }
+
+  async recordUse(id: string, use: { counter: number; backedUp: boolean; usedAt: number }): Promise<void> {
+    // The counter only moves forward, even if two uses race.
+    await this.db('passkeys')
+      .where({ id })
+      .update({
+        counter: this.db.raw('CASE WHEN counter < ? THEN ? ELSE counter END', [use.counter, use.counter]),
+        backed_up: use.backedUp,
+        last_used_at: use.usedAt,
+      });
+  }
+}

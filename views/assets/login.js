@@ -1,0 +1,62 @@
+// Sign-in page: "Sign in with a passkey" (discoverable credential), passkey autofill on the
+// email field (conditional mediation), and a username-first fallback.
+(() => {
+  const { startAuthentication, browserSupportsWebAuthn, browserSupportsWebAuthnAutofill } = window.SimpleWebAuthnBrowser;
+  const { postJson, showStatus, clearStatus, explain } = window.Latchkey;
+  const button = document.getElementById('passkey-signin');
+  const form = document.getElementById('username-form');
+  const base = `/interaction/${encodeURIComponent(button.dataset.uid)}/passkey`;
+  let busy = false;
+
+  async function signIn(body, useBrowserAutofill) {
+    const optionsJSON = await postJson(`${base}/options`, body);
+    const credential = await startAuthentication({ optionsJSON, useBrowserAutofill });
+    showStatus('Signing you in…', 'info');
+    const { redirectTo } = await postJson(`${base}/verify`, credential);
+    window.location.assign(redirectTo);
+  }
+
+  async function run(body) {
+    if (busy) return;
+    busy = true;
+    button.disabled = true;
+    clearStatus();
+    try {
+      await signIn(body, false);
+    } catch (error) {
+      showStatus(explain(error, 'get'));
+      button.disabled = false;
+      startAutofill();
+    } finally {
+      busy = false;
+    }
+  }
+
+  async function startAutofill() {
+    if (!(await browserSupportsWebAuthnAutofill())) return;
+    try {
+      await signIn({}, true);
+    } catch (error) {
+      // Starting another ceremony aborts this one; only report real failures.
+      if (error?.name !== 'AbortError' && error?.code !== 'ERROR_CEREMONY_ABORTED') showStatus(explain(error, 'get'));
+    }
+  }
+
+  if (!browserSupportsWebAuthn()) {
+    button.disabled = true;
+    showStatus('This browser does not support passkeys. Update it, or use another browser or device.');
+    return;
+  }
+  button.addEventListener('click', () => run({}));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const email = form.elements.email.value.trim();
+    if (!email) {
+      showStatus('Enter your email, or choose "Sign in with a passkey".');
+      form.elements.email.focus();
+      return;
+    }
+    run({ email });
+  });
+  startAutofill();
+})();

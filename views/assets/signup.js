@@ -1,0 +1,28 @@
+// Sign-up, last step: create the passkey for the confirmed email address.
+(() => {
+  const { startRegistration, browserSupportsWebAuthn } = window.SimpleWebAuthnBrowser;
+  const { postJson, showStatus, clearStatus, explain } = window.Latchkey;
+  const button = document.getElementById('create-passkey');
+  const base = `/interaction/${encodeURIComponent(button.dataset.uid)}/signup/passkey`;
+
+  if (!browserSupportsWebAuthn()) {
+    button.disabled = true;
+    showStatus('This browser does not support passkeys. Update it, or use another browser or device.');
+    return;
+  }
+
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    clearStatus();
+    try {
+      const optionsJSON = await postJson(`${base}/options`);
+      const credential = await startRegistration({ optionsJSON });
+      showStatus('Passkey created. Finishing…', 'info');
+      const { redirectTo } = await postJson(`${base}/verify`, credential);
+      window.location.assign(redirectTo);
+    } catch (error) {
+      showStatus(explain(error, 'create'));
+      button.disabled = false;
+    }
+  });
+})();
