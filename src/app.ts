@@ -100,6 +100,6 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   app.use(assets.routes());
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
-  app.use(mount(provider.app));
+  app.use(mount(provider));
   return { app, provider };
 }

@@ -31,12 +31,11 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
     acrValues: [config.acr.otp, config.acr.phr, config.acr.phrh],
+    // acr, amr and auth_time ride on the openid scope, so every ID token says how the person
+    // authenticated, whether or not the application asked.
     claims: {
-      acr: null,
-      amr: null,
-      auth_time: null,
       sid: null,
-      openid: ['sub'],
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
       email: ['email', 'email_verified'],
       profile: ['name'],
     },

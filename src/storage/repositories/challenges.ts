@@ -1,6 +1,6 @@
 import type { CeremonyPurpose, ChallengeContext, ChallengeRecord, ChallengeRepository } from '../../domain/passkeys/types.ts';
 import type { Db } from '../db.ts';
-import { toNumber } from '../rows.ts';
+import { rawRows, toNumber } from '../rows.ts';
 
 export class KnexChallengeRepository implements ChallengeRepository {
   constructor(private readonly db: Db) {}
@@ -18,11 +18,12 @@ export class KnexChallengeRepository implements ChallengeRepository {
   async consume(challenge: string, interactionUid: string, purpose: CeremonyPurpose, now: number): Promise<ChallengeRecord | undefined> {
     // DELETE … RETURNING is one atomic statement on SQLite and PostgreSQL: of two racing
     // requests, only one gets the row back.
-    const rows = await this.db('webauthn_challenges')
-      .where({ challenge })
-      .delete()
-      .returning(['challenge', 'purpose', 'interaction_uid', 'context', 'expires_at']);
-    const row = rows[0] as Record<string, unknown> | undefined;
+    // (knex drops RETURNING from deletes on SQLite, hence raw SQL.)
+    const result = await this.db.raw(
+      'DELETE FROM webauthn_challenges WHERE challenge = ? RETURNING challenge, purpose, interaction_uid, context, expires_at',
+      [challenge],
+    );
+    const row = rawRows(result)[0];
     // Deleted whatever it was for: a challenge presented on the wrong interaction is burnt too.
     if (!row || row.interaction_uid !== interactionUid || row.purpose !== purpose || toNumber(row.expires_at) <= now) {
       return undefined;
