@@ -72,12 +72,15 @@ export async function up(knex: Knex): Promise<void> {
     t.string('grant_id', 255);
     t.string('user_code', 255);
     t.string('uid', 255);
+    t.string('account_id', 64);
+    t.string('client_id', 255);
     t.bigInteger('expires_at');
     t.bigInteger('consumed_at');
     t.primary(['model', 'id']);
     t.index(['grant_id']);
     t.index(['user_code']);
     t.index(['uid']);
+    t.index(['account_id', 'model']);
     t.index(['expires_at']);
   });
 }

@@ -19,7 +19,7 @@ import { createRenderer } from './http/views.ts';
 import type { Logger } from './logging.ts';
 import { createMessages } from './mail/messages.ts';
 import type { Db } from './storage/db.ts';
-import { KnexOidcAdapter } from './storage/oidc-adapter.ts';
+import { findGrantId, KnexOidcAdapter } from './storage/oidc-adapter.ts';
 import { KnexAccountRepository } from './storage/repositories/accounts.ts';
 import { KnexChallengeRepository } from './storage/repositories/challenges.ts';
 import { KnexEmailCodeRepository } from './storage/repositories/email-codes.ts';
@@ -79,6 +79,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
       keys,
       accounts,
       adapter: (model) => new KnexOidcAdapter(db, model),
+      findGrantId: (accountId, clientId) => findGrantId(db, accountId, clientId, clock()),
       clients: deps.clients,
       render,
     }),

@@ -13,6 +13,8 @@ export interface OidcDeps {
   readonly adapter: (model: string) => Adapter;
   readonly clients: ClientMetadata[];
   readonly render: Render;
+  /** The grant an account already gave a client, from any earlier session. */
+  readonly findGrantId: (accountId: string, clientId: string) => Promise<string | undefined>;
 }
 
 /** Client metadata Latchkey adds to the standard set. */
@@ -101,13 +103,22 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
-    // First-party clients skip the consent page: their grant covers what they ask for.
+    // Consent is remembered per account and client across sessions; first-party clients skip
+    // the consent page altogether (their grant covers what they ask for).
     loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
-      const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId);
-      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
       const client = ctx.oidc.client!;
-      if (client.metadata().first_party === true && ctx.oidc.session?.accountId) {
-        const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: ctx.oidc.session.accountId });
+      const accountId = ctx.oidc.session?.accountId;
+      const grantId =
+        ctx.oidc.result?.consent?.grantId ??
+        ctx.oidc.session!.grantIdFor(client.clientId) ??
+        (accountId ? await deps.findGrantId(accountId, client.clientId) : undefined);
+      if (grantId) {
+        const grant = await ctx.oidc.provider.Grant.find(grantId);
+        // A grant of another account (session switched users) is never reused.
+        if (grant && grant.accountId === accountId && grant.clientId === client.clientId) return grant;
+      }
+      if (client.metadata().first_party === true && accountId) {
+        const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId });
         if (ctx.oidc.params?.scope) grant.addOIDCScope(String(ctx.oidc.params.scope));
         if (ctx.oidc.params?.claims) {
           const claims = JSON.parse(String(ctx.oidc.params.claims)) as { id_token?: object; userinfo?: object };

@@ -22,9 +22,11 @@ export class KnexOidcAdapter implements Adapter {
       grant_id: payload.grantId ?? null,
       user_code: payload.userCode ?? null,
       uid: payload.uid ?? null,
+      account_id: payload.accountId ?? null,
+      client_id: payload.clientId ?? null,
       expires_at: expiresIn ? this.now() + expiresIn * 1000 : null,
     };
-    await this.db('oidc_payloads').insert(row).onConflict(['model', 'id']).merge(['payload', 'grant_id', 'user_code', 'uid', 'expires_at']);
+    await this.db('oidc_payloads').insert(row).onConflict(['model', 'id']).merge(['payload', 'grant_id', 'user_code', 'uid', 'account_id', 'client_id', 'expires_at']);
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
@@ -72,6 +74,16 @@ export class KnexOidcAdapter implements Adapter {
     const consumedAt = toNullableNumber(row.consumed_at);
     return consumedAt === null ? payload : { ...payload, consumed: consumedAt };
   }
+}
+
+/** The newest unexpired grant an account gave a client, in any session (consent is remembered). */
+export async function findGrantId(db: Db, accountId: string, clientId: string, now: number): Promise<string | undefined> {
+  const row = await db('oidc_payloads')
+    .where({ model: 'Grant', account_id: accountId, client_id: clientId })
+    .andWhere((q) => q.whereNull('expires_at').orWhere('expires_at', '>', now))
+    .orderBy('expires_at', 'desc')
+    .first('id');
+  return row ? String(row.id) : undefined;
 }
 
 /** Removes expired rows; returns how many went. Safe to run on every node at once. */
