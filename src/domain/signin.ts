@@ -42,6 +42,11 @@ export class SignIn {
     if (!account || account.status !== 'active') {
       throw new DomainError('account_disabled', 'This account is disabled. Contact the application’s support.');
     }
+    // The account comes from the stored credential; a user handle that names anyone else is refused.
+    const userHandle = (response as { response?: { userHandle?: unknown } }).response?.userHandle;
+    if (userHandle !== undefined && userHandle !== null && userHandle !== account.userHandle) {
+      throw new DomainError('passkey_wrong_account', 'This passkey does not belong to this account.');
+    }
     return { account, context: authContextFromPasskey(result, this.deps.acr) };
   }
 }

@@ -44,6 +44,7 @@ export interface TestServer {
 }
 
 export interface StartOptions {
+  /** Extra environment; `{PORT}` in a value becomes the port the server got. */
   readonly env?: Record<string, string>;
   readonly clients?: ClientMetadata[];
   /** An existing SQLite file (to test restarts); a fresh one otherwise. */
@@ -65,7 +66,7 @@ export async function startLatchkey(options: StartOptions = {}): Promise<TestSer
     DATABASE_URL: `sqlite:${sqliteFile}`,
     LATCHKEY_INITIAL_ACCESS_TOKEN: INITIAL_ACCESS_TOKEN,
     LOG_LEVEL: process.env.LATCHKEY_TEST_LOG_LEVEL ?? 'silent',
-    ...options.env,
+    ...Object.fromEntries(Object.entries(options.env ?? {}).map(([k, v]) => [k, v.replaceAll('{PORT}', String(port))])),
   });
   const db = openDatabase(config.database);
   await migrateToLatest(db);

@@ -25,7 +25,8 @@ export function toPublicError(error: unknown): PublicError {
   if (e?.status === 413 || e?.type === 'entity.too.large') {
     return { status: 413, code: 'payload_too_large' satisfies ErrorCode, message: 'The request is too large.' };
   }
-  if (e?.expose && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+  // Body parsers and koa report client errors with a 4xx status (not always marked `expose`).
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
     return { status: e.status, code: 'invalid_request', message: 'The request could not be read.' };
   }
   if (UNAVAILABLE.test(`${e?.code ?? ''} ${e?.message ?? ''}`)) {

@@ -1,0 +1,200 @@
+/**
+ * Helpers for the browser suite: headless Chromium driven by playwright-core, a virtual WebAuthn
+ * authenticator per tab (Chrome DevTools Protocol), and a tiny relying-party callback server so
+ * the browser really lands back at the application.
+ *
+ * Pages are driven only by roles and accessible names, as a screen-reader user would.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
+import type { TestServer } from '../helpers/app.ts';
+
+/** How long one step (a click and what it causes) may take before the test fails. */
+export const STEP_TIMEOUT = 10_000;
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/** A fresh browser profile (no cookies, no passkeys) with bounded waits. */
+export async function newContext(browser: Browser): Promise<BrowserContext> {
+  const context = await browser.newContext();
+  context.setDefaultTimeout(STEP_TIMEOUT);
+  context.setDefaultNavigationTimeout(STEP_TIMEOUT);
+  return context;
+}
+
+/**
+ * Turns passkey autofill off in every page of the context: the pages then never start a
+ * conditional request, which the virtual authenticator could otherwise answer on its own
+ * while a test means to click "Sign in with a passkey".
+ */
+export async function disablePasskeyAutofill(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    (window as unknown as { PublicKeyCredential: { isConditionalMediationAvailable: () => Promise<boolean> } }).PublicKeyCredential.isConditionalMediationAvailable =
+      async () => false;
+  });
+}
+
+/** The application's side: where Latchkey sends the browser back. Records every hit. */
+export interface CallbackServer {
+  readonly origin: string;
+  readonly redirectUri: string;
+  readonly postLogoutRedirectUri: string;
+  /** Every URL the browser opened on this server, in order. */
+  readonly hits: URL[];
+  close(): Promise<void>;
+}
+
+export async function startCallbackServer(): Promise<CallbackServer> {
+  const hits: URL[] = [];
+  let origin = '';
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', origin);
+    hits.push(url);
+    const title = url.pathname === '/signed-out' ? 'Signed out of Test App' : 'Back at Test App';
+    res.writeHead(url.pathname === '/callback' || url.pathname === '/signed-out' ? 200 : 404, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+    });
+    res.end(`<!doctype html><html lang="en"><title>${title}</title><h1>${title}</h1></html>`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  // localhost, like the issuer: the browser resolves it to the loopback address we listen on.
+  origin = `http://localhost:${port}`;
+  return {
+    origin,
+    redirectUri: `${origin}/callback`,
+    postLogoutRedirectUri: `${origin}/signed-out`,
+    hits,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Waits until the page is back at the application (the given path of the callback server) and returns that URL. */
+export async function waitForApplication(page: Page, app: CallbackServer, path = '/callback'): Promise<URL> {
+  await page.waitForURL((url) => url.origin === app.origin && url.pathname === path);
+  return new URL(page.url());
+}
+
+/** What a test may change about the virtual authenticator (CDP WebAuthn.VirtualAuthenticatorOptions). */
+export interface AuthenticatorOptions {
+  readonly hasUserVerification?: boolean;
+  readonly isUserVerified?: boolean;
+  readonly automaticPresenceSimulation?: boolean;
+  /** BE flag on new credentials: a synced passkey. */
+  readonly defaultBackupEligibility?: boolean;
+  /** BS flag on new credentials. */
+  readonly defaultBackupState?: boolean;
+}
+
+async function readCredentials(cdp: CDPSession, authenticatorId: string) {
+  return (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+}
+
+/** A credential as CDP exports it: the private key included, so it can be copied to another tab. */
+export type WebAuthnCredential = Awaited<ReturnType<typeof readCredentials>>[number];
+
+/** A virtual platform authenticator attached to one tab. */
+export interface VirtualAuthenticator {
+  readonly cdp: CDPSession;
+  readonly authenticatorId: string;
+  credentials(): Promise<WebAuthnCredential[]>;
+  addCredential(credential: WebAuthnCredential): Promise<void>;
+}
+
+/**
+ * Attaches a virtual authenticator to the page: a user-verifying platform authenticator that
+ * keeps discoverable credentials and answers as soon as it is asked, unless `options` say otherwise.
+ */
+export async function addVirtualAuthenticator(page: Page, options: AuthenticatorOptions = {}): Promise<VirtualAuthenticator> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+      ...options,
+    },
+  });
+  return {
+    cdp,
+    authenticatorId,
+    async credentials() {
+      return readCredentials(cdp, authenticatorId);
+    },
+    async addCredential(credential) {
+      await cdp.send('WebAuthn.addCredential', { authenticatorId, credential });
+    },
+  };
+}
+
+/**
+ * Copies every credential of one tab's authenticator into another's, e.g. to sign in from a
+ * fresh (signed-out) browser profile. Copy after the last use of the source: a stale copy
+ * reports an old signature counter, which the server rightly refuses.
+ */
+export async function copyCredentials(from: VirtualAuthenticator, to: VirtualAuthenticator): Promise<WebAuthnCredential[]> {
+  const credentials = await from.credentials();
+  for (const credential of credentials) await to.addCredential(credential);
+  return credentials;
+}
+
+/**
+ * Sign-up as a person does it, from the sign-in page: "Create account", email, the mailed code,
+ * "Create a passkey". Stops once the passkey request has been made (the caller asserts what follows).
+ */
+export async function signUpUntilPasskey(page: Page, server: TestServer, email: string): Promise<void> {
+  await page.getByRole('link', { name: 'Create account' }).click();
+  await page.getByRole('heading', { name: 'Create account' }).waitFor();
+  await page.getByLabel('Email').fill(email);
+  await page.getByRole('button', { name: 'Send code' }).click();
+  await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+  await page.getByLabel('Code').fill(server.mailbox.lastCode(email));
+  await page.getByRole('button', { name: 'Confirm email' }).click();
+  await page.getByRole('heading', { name: 'Create a passkey' }).waitFor();
+  await page.getByRole('button', { name: 'Create a passkey' }).click();
+}
+
+/** Full sign-up through consent; returns the URL the browser lands on at the application. */
+export async function signUp(page: Page, server: TestServer, app: CallbackServer, email: string): Promise<URL> {
+  await signUpUntilPasskey(page, server, email);
+  await page.getByRole('heading', { name: /^Allow / }).waitFor();
+  await page.getByRole('button', { name: 'Allow' }).click();
+  return waitForApplication(page, app);
+}
+
+/** The sign-in page is showing (the person is not silently signed in). */
+export async function expectSignInPage(page: Page, server: TestServer): Promise<void> {
+  await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
+  assert.equal(new URL(page.url()).origin, server.issuer, `expected Latchkey's sign-in page, got ${page.url()}`);
+  assert.match(new URL(page.url()).pathname, /^\/interaction\/[^/]+$/);
+}
+
+/** The visible alert's text (role=alert), once it says something. */
+export async function alertText(page: Page): Promise<string> {
+  const alert = page.getByRole('alert');
+  await alert.waitFor({ state: 'visible' });
+  return (await alert.textContent())?.trim() ?? '';
+}
