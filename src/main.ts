@@ -7,6 +7,7 @@ import { createLogger } from './logging.ts';
 import { LogMailer, SmtpMailer } from './mail/mailer.ts';
 import { openDatabase } from './storage/db.ts';
 import { migrateToLatest } from './storage/migrate.ts';
+import { schedulePurge } from './storage/purge.ts';
 
 async function main(): Promise<void> {
   let config;
@@ -28,6 +29,11 @@ async function main(): Promise<void> {
   const mailer = config.smtpUrl ? new SmtpMailer(config.smtpUrl, config.mailFrom) : new LogMailer(logger);
   const { app } = await createApp({ config, db, logger, mailer, clients, clock: systemClock });
 
+  const stopPurge = schedulePurge(db, 5 * 60 * 1000, (result) => {
+    if (result instanceof Error) logger.warn({ err: result }, 'expired-row purge failed; will retry');
+    else logger.debug({ removed: result }, 'expired rows purged');
+  });
+
   const server = createServer(app.callback());
   server.listen(config.port, config.host, () => {
     logger.info({ issuer: config.issuer, port: config.port }, 'Latchkey is listening');
@@ -36,6 +42,7 @@ async function main(): Promise<void> {
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    stopPurge();
     server.close(() => {
       void db.destroy().then(() => process.exit(0));
     });

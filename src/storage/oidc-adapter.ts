@@ -85,8 +85,3 @@ export async function findGrantId(db: Db, accountId: string, clientId: string, n
     .first('id');
   return row ? String(row.id) : undefined;
 }
-
-/** Removes expired rows; returns how many went. Safe to run on every node at once. */
-export async function purgeExpiredOidcPayloads(db: Db, now: number): Promise<number> {
-  return db('oidc_payloads').where('expires_at', '<=', now).delete();
-}

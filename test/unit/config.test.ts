@@ -4,11 +4,13 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/env.ts';
 
 const CWD = resolve('/srv/latchkey');
-const APK_HASH = 'android:apk-key-hash:' + 'AbCd_EfGh-0123456789xyzAbCd_EfGh-0123456789x'.slice(0, 43);
+// What Android sends: the base64url SHA-256 of the app's signing certificate.
+const APK_HASH = `android:apk-key-hash:${createHash('sha256').update('signing certificate').digest('base64url')}`;
 
 /** Asserts that loading this environment fails on `variable`. */
 function assertRejected(env: Record<string, string>, variable: string): void {

@@ -1,0 +1,24 @@
+import type { Db } from './db.ts';
+
+const EXPIRING_TABLES = ['webauthn_challenges', 'email_codes', 'oidc_payloads'] as const;
+
+/**
+ * Deletes every expired challenge, email code and oidc-provider row. Plain idempotent deletes,
+ * so every node may run it at once. Returns the rows removed per table.
+ */
+export async function purgeExpired(db: Db, now: number): Promise<Record<string, number>> {
+  const removed: Record<string, number> = {};
+  for (const table of EXPIRING_TABLES) {
+    removed[table] = await db(table).where('expires_at', '<=', now).delete();
+  }
+  return removed;
+}
+
+/** Runs the purge every `intervalMs` until stopped; failures are reported, never fatal. */
+export function schedulePurge(db: Db, intervalMs: number, onResult: (removed: Record<string, number> | Error) => void): () => void {
+  const timer = setInterval(() => {
+    purgeExpired(db, Date.now()).then(onResult, (error: Error) => onResult(error));
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
