@@ -80,6 +80,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
       accounts,
       adapter: (model) => new KnexOidcAdapter(db, model),
       findGrantId: (accountId, clientId) => findGrantId(db, accountId, clientId, clock()),
+      clock,
       clients: deps.clients,
       render,
     }),
@@ -96,7 +97,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   app.proxy = config.trustProxy;
   app.use(securityHeaders({ https }));
   app.use(errorHandler(logger, render));
-  const interactions = interactionRouter({ provider, signIn, signup, render, clock, csrf });
+  const interactions = interactionRouter({ provider, signIn, signup, accounts, acr: config.acr, render, clock, csrf });
   const assets = assetsRouter();
   app.use(assets.routes());
   app.use(interactions.routes());

@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import type { LevelMaxAges } from '../domain/step-up.ts';
 
 /** Levels of authentication assurance, weakest first, and the strings Latchkey puts in `acr`. */
 export interface AcrNames {
@@ -30,6 +31,8 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly logLevel: string;
   readonly acr: AcrNames;
+  /** Seconds each level keeps satisfying step-up requests after its ceremony (0 = no limit). */
+  readonly acrMaxAge: LevelMaxAges;
   /** Lifetime of an emailed one-time code, seconds. */
   readonly emailCodeTtl: number;
   /** Wrong guesses allowed for one emailed code before it is burnt. */
@@ -218,6 +221,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     trustProxy: boolean(env, 'LATCHKEY_TRUST_PROXY', false),
     logLevel,
     acr: parseAcrNames(env),
+    acrMaxAge: {
+      otp: integer(env, 'LATCHKEY_ACR_MAX_AGE_OTP', 0, 0, 31_536_000),
+      phr: integer(env, 'LATCHKEY_ACR_MAX_AGE_PHR', 0, 0, 31_536_000),
+      phrh: integer(env, 'LATCHKEY_ACR_MAX_AGE_PHRH', 900, 0, 31_536_000),
+    },
     emailCodeTtl: integer(env, 'LATCHKEY_EMAIL_CODE_TTL', 600, 60, 3600),
     emailCodeMaxAttempts: integer(env, 'LATCHKEY_EMAIL_CODE_ATTEMPTS', 5, 1, 20),
     challengeTtl: integer(env, 'LATCHKEY_CHALLENGE_TTL', 300, 30, 900),

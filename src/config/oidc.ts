@@ -1,5 +1,6 @@
 import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
-import { errors } from 'oidc-provider';
+import { errors, interactionPolicy } from 'oidc-provider';
+import { acrRank, effectiveRank, meets, requiredLevel } from '../domain/step-up.ts';
 import { accountClaims, type AccountRepository } from '../domain/accounts.ts';
 import type { Render } from '../http/views.ts';
 import type { KeyMaterial } from '../storage/repositories/keys.ts';
@@ -15,10 +16,47 @@ export interface OidcDeps {
   readonly render: Render;
   /** The grant an account already gave a client, from any earlier session. */
   readonly findGrantId: (accountId: string, clientId: string) => Promise<string | undefined>;
+  /** Milliseconds since the epoch (Latchkey's clock, so tests can age a session). */
+  readonly clock: () => number;
 }
 
 /** Client metadata Latchkey adds to the standard set. */
-export const LATCHKEY_CLIENT_METADATA = ['first_party'] as const;
+export const LATCHKEY_CLIENT_METADATA = ['first_party', 'minimum_acr'] as const;
+
+/**
+ * The interaction policy: oidc-provider's, with its exact-match acr checks replaced by one
+ * that treats acr_values, an essential acr claim and the client's minimum_acr as a
+ * requirement, against the level the session still holds (levels decay with age).
+ */
+function buildPolicy(config: Config, clock: () => number): ReturnType<typeof interactionPolicy.base> {
+  const policy = interactionPolicy.base();
+  const login = policy.get('login')!;
+  login.checks.remove('essential_acrs');
+  login.checks.remove('essential_acr');
+  login.checks.add(
+    new interactionPolicy.Check(
+      'acr_required',
+      'the session does not meet the requested authentication context',
+      'unmet_authentication_requirements',
+      (ctx) => {
+        const { oidc } = ctx;
+        if (!oidc.session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+        const requirement = requiredLevel(
+          { acrValues: oidc.params?.acr_values, claims: oidc.claims, clientMinimumAcr: oidc.client?.metadata().minimum_acr },
+          config.acr,
+        );
+        const rank = effectiveRank(
+          { acr: oidc.session.acr, authTime: oidc.session.authTime() },
+          Math.floor(clock() / 1000),
+          config.acr,
+          config.acrMaxAge,
+        );
+        return meets(rank, requirement) ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+      },
+    ),
+  );
+  return policy;
+}
 
 /** Builds oidc-provider's configuration: no development defaults, everything from Config and the database. */
 export function buildOidcConfiguration(deps: OidcDeps): Configuration {
@@ -70,6 +108,9 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
             throw new errors.InvalidClientMetadata('first_party cannot be set through dynamic registration');
           }
         }
+        if (key === 'minimum_acr' && value !== undefined && acrRank(value, config.acr) < 0) {
+          throw new errors.InvalidClientMetadata(`minimum_acr must be one of ${Object.values(config.acr).join(', ')}`);
+        }
       },
     },
     features: {
@@ -102,6 +143,7 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: buildPolicy(config, deps.clock),
     },
     // Consent is remembered per account and client across sessions; first-party clients skip
     // the consent page altogether (their grant covers what they ask for).

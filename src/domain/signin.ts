@@ -35,6 +35,12 @@ export class SignIn {
     return this.deps.ceremonies.authenticationOptions(interactionUid, { accountId: account.id, passkeys });
   }
 
+  /** Options for a step-up: only this account's passkeys may answer. */
+  async stepUpOptions(interactionUid: string, accountId: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    const passkeys = await this.deps.passkeys.listByAccount(accountId);
+    return this.deps.ceremonies.authenticationOptions(interactionUid, { accountId, passkeys });
+  }
+
   /** Verifies the assertion and returns the credential owner's account and the context it earned. */
   async verify(interactionUid: string, response: unknown): Promise<{ account: Account; context: AuthContext }> {
     const result = await this.deps.ceremonies.verifyAuthentication(interactionUid, response);

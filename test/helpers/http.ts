@@ -55,6 +55,10 @@ export class HttpClient {
     return this.cookies.map((c) => c.name);
   }
 
+  cookieValue(name: string): string | undefined {
+    return this.cookies.find((c) => c.name === name)?.value;
+  }
+
   private cookieHeader(url: URL): string {
     const now = Date.now();
     this.cookies = this.cookies.filter((c) => c.expires === null || c.expires > now);

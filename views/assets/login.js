@@ -26,7 +26,7 @@
     } catch (error) {
       showStatus(explain(error, 'get'));
       button.disabled = false;
-      startAutofill();
+      if (form) startAutofill();
     } finally {
       busy = false;
     }
@@ -48,6 +48,8 @@
     return;
   }
   button.addEventListener('click', () => run({}));
+  // The step-up page has no email field and no autofill: it confirms the signed-in person.
+  if (!form) return;
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const email = form.elements.email.value.trim();

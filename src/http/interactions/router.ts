@@ -2,18 +2,25 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
+import type { AcrNames } from '../../config/env.ts';
+import type { AccountRepository } from '../../domain/accounts.ts';
 import type { Clock } from '../../domain/clock.ts';
 import type { AuthContext } from '../../domain/auth-context.ts';
+import { acrRank, meets } from '../../domain/step-up.ts';
 import type { SignIn } from '../../domain/signin.ts';
 import type { Signup } from '../../domain/signup.ts';
 import type { Render } from '../views.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { clientView, finishAsJson, loadInteraction, requirePrompt } from './context.ts';
 import { consentView, grantConsent } from './consent.ts';
+import { describeRequirement, isStepUp, requirementOf } from './step-up.ts';
 
 export interface InteractionRouteDeps {
   readonly provider: Provider;
   readonly signIn: SignIn;
   readonly signup: Signup;
+  readonly accounts: AccountRepository;
+  readonly acr: AcrNames;
   readonly render: Render;
   readonly clock: Clock;
   readonly csrf: { issue: Middleware; verify: Middleware };
@@ -48,6 +55,19 @@ export function interactionRouter(deps: InteractionRouteDeps): Router {
       ctx.body = render('consent.njk', { title: `Allow ${client.name}`, uid: interaction.uid, client, csrfToken: ctx.state.csrfToken, ...consentView(interaction) });
       return;
     }
+    if (isStepUp(interaction)) {
+      const account = await deps.accounts.findById(interaction.session!.accountId);
+      const requirement = await requirementOf(provider, interaction, deps.acr);
+      ctx.body = render('step-up.njk', {
+        title: `Confirm it’s you for ${client.name}`,
+        uid: interaction.uid,
+        client,
+        email: account?.email,
+        asks: describeRequirement(requirement, interaction.prompt.reasons),
+        csrfToken: ctx.state.csrfToken,
+      });
+      return;
+    }
     const loginHint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '';
     ctx.body = render('login.njk', { title: `Sign in to ${client.name}`, uid: interaction.uid, client, loginHint, csrfToken: ctx.state.csrfToken });
   });
@@ -56,6 +76,11 @@ export function interactionRouter(deps: InteractionRouteDeps): Router {
   router.post('/passkey/options', async (ctx) => {
     const interaction = await loadInteraction(provider, ctx);
     requirePrompt(interaction, 'login');
+    if (isStepUp(interaction)) {
+      // Step-up: only the signed-in person's own passkeys may answer.
+      ctx.body = await deps.signIn.stepUpOptions(interaction.uid, interaction.session!.accountId);
+      return;
+    }
     const email = (ctx.request.body as { email?: unknown } | undefined)?.email;
     ctx.body = await deps.signIn.options(interaction.uid, email);
   });
@@ -64,6 +89,19 @@ export function interactionRouter(deps: InteractionRouteDeps): Router {
     const interaction = await loadInteraction(provider, ctx);
     requirePrompt(interaction, 'login');
     const { account, context } = await deps.signIn.verify(interaction.uid, ctx.request.body);
+    if (isStepUp(interaction) && account.id !== interaction.session!.accountId) {
+      throw new DomainError('passkey_wrong_account', 'This passkey belongs to another account.');
+    }
+    // A ceremony that falls short of what the application requires ends the request with
+    // unmet_authentication_requirements and leaves the session as it was: never a weaker token.
+    const requirement = await requirementOf(provider, interaction, deps.acr);
+    if (!meets(acrRank(context.acr, deps.acr), requirement)) {
+      await finishAsJson(provider, ctx, {
+        error: 'unmet_authentication_requirements',
+        error_description: 'the passkey used does not meet the authentication context the application requires',
+      });
+      return;
+    }
     await finishAsJson(provider, ctx, loginResult(account.id, context, deps.clock()));
   });
 
