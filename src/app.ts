@@ -9,6 +9,7 @@ import { EmailCodes } from './domain/email-codes.ts';
 import type { Mailer } from './domain/mailer.ts';
 import { PasskeyCeremonies } from './domain/passkeys/ceremonies.ts';
 import { SignIn } from './domain/signin.ts';
+import { Recovery } from './domain/recovery.ts';
 import { Signup } from './domain/signup.ts';
 import { assetsRouter } from './http/assets.ts';
 import { interactionRouter } from './http/interactions/router.ts';
@@ -25,6 +26,7 @@ import { KnexChallengeRepository } from './storage/repositories/challenges.ts';
 import { KnexEmailCodeRepository } from './storage/repositories/email-codes.ts';
 import { loadOrCreateKeys } from './storage/repositories/keys.ts';
 import { KnexPasskeyRepository } from './storage/repositories/passkeys.ts';
+import { KnexRecoveryStore } from './storage/repositories/recovery.ts';
 import { KnexSignupStore } from './storage/repositories/signup.ts';
 import { createHmac } from 'node:crypto';
 
@@ -60,13 +62,29 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   // Secrets derived from the cookie key, so each purpose has its own and none is stored twice.
   const derive = (purpose: string) => createHmac('sha256', keys.cookieKeys[0]!).update(purpose).digest();
   const signIn = new SignIn({ accounts, passkeys, ceremonies, acr: config.acr, decoySecret: derive('decoy-credentials') });
+  const messages = createMessages(config.rpName, config.issuer);
+  const recovery =
+    config.recovery === 'email'
+      ? new Recovery({
+          accounts,
+          passkeys,
+          codes,
+          ceremonies,
+          store: new KnexRecoveryStore(db),
+          mailer: deps.mailer,
+          messages,
+          acr: config.acr,
+          codeTtlSeconds: config.emailCodeTtl,
+          clock,
+        })
+      : undefined;
   const signup = new Signup({
     accounts,
     codes,
     ceremonies,
     store: new KnexSignupStore(db),
     mailer: deps.mailer,
-    messages: createMessages(config.rpName, config.issuer),
+    messages,
     acr: config.acr,
     codeTtlSeconds: config.emailCodeTtl,
     clock,
@@ -97,7 +115,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   app.proxy = config.trustProxy;
   app.use(securityHeaders({ https }));
   app.use(errorHandler(logger, render));
-  const interactions = interactionRouter({ provider, signIn, signup, accounts, acr: config.acr, render, clock, csrf });
+  const interactions = interactionRouter({ provider, signIn, signup, recovery, accounts, acr: config.acr, render, clock, csrf });
   const assets = assetsRouter();
   app.use(assets.routes());
   app.use(interactions.routes());

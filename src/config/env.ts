@@ -39,6 +39,8 @@ export interface Config {
   readonly emailCodeMaxAttempts: number;
   /** Lifetime of a WebAuthn challenge, seconds. */
   readonly challengeTtl: number;
+  /** How a person who lost their passkeys gets back in: a code to their verified email, or not at all. */
+  readonly recovery: 'email' | 'off';
 }
 
 /** A configuration value that cannot be used; the message names the variable and the fix. */
@@ -76,6 +78,13 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
   if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
   throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
 }
 
 function parseIssuer(env: Env, port: number): URL {
@@ -229,6 +238,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     emailCodeTtl: integer(env, 'LATCHKEY_EMAIL_CODE_TTL', 600, 60, 3600),
     emailCodeMaxAttempts: integer(env, 'LATCHKEY_EMAIL_CODE_ATTEMPTS', 5, 1, 20),
     challengeTtl: integer(env, 'LATCHKEY_CHALLENGE_TTL', 300, 30, 900),
+    recovery: oneOf(env, 'LATCHKEY_RECOVERY', ['email', 'off'] as const, 'email'),
   };
   return Object.freeze(config);
 }

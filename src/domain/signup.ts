@@ -3,6 +3,7 @@ import type { AcrNames } from '../config/env.ts';
 import type { Account, AccountRepository } from './accounts.ts';
 import { authContextFromEmailCode, type AuthContext } from './auth-context.ts';
 import type { EmailCodes } from './email-codes.ts';
+import type { EmailProvenPasskeyFlow } from './email-proven-flow.ts';
 import { normalizeEmail } from './email.ts';
 import { DomainError } from './errors.ts';
 import type { Mailer } from './mailer.ts';
@@ -33,7 +34,7 @@ export interface SignupMessages {
  * Sign-up: prove an email with a one-time code, then create a passkey. The account exists only
  * once both are done, so an unverified email never holds a usable credential.
  */
-export class Signup {
+export class Signup implements EmailProvenPasskeyFlow {
   constructor(
     private readonly deps: {
       accounts: AccountRepository;

@@ -1,9 +1,46 @@
 import type { MailMessage } from '../domain/mailer.ts';
+import type { RecoveryMessages } from '../domain/recovery.ts';
 import type { SignupMessages } from '../domain/signup.ts';
 
 /** The emails Latchkey sends, in plain text. */
-export function createMessages(productName: string, issuer: string): SignupMessages {
+export function createMessages(productName: string, issuer: string): SignupMessages & RecoveryMessages {
   return {
+    recoveryCode(to: string, code: string, minutes: number): MailMessage {
+      return {
+        to,
+        subject: `${code} is your ${productName} recovery code`,
+        text: [
+          `Your ${productName} recovery code is: ${code}`,
+          '',
+          `Enter it on the "Lost your passkey?" page to create a new passkey. It expires in ${minutes} minutes.`,
+          '',
+          'If you did not ask for this, ignore this email: nobody can use the code without access to your mailbox.',
+        ].join('\n'),
+      };
+    },
+    recoveryNoAccount(to: string): MailMessage {
+      return {
+        to,
+        subject: `${productName} account recovery`,
+        text: [
+          `Someone (hopefully you) asked to recover a ${productName} account with this email address,`,
+          'but there is no active account for it. To create one, choose "Create account" when you next sign in.',
+          '',
+          'If you did not ask for this, you can ignore this email.',
+        ].join('\n'),
+      };
+    },
+    recoveryCompleted(to: string): MailMessage {
+      return {
+        to,
+        subject: `A new passkey was added to your ${productName} account`,
+        text: [
+          `Your ${productName} account was recovered with a code sent to this address, and a new passkey was added.`,
+          '',
+          `If this was not you, sign in at ${issuer} with one of your passkeys, remove the new passkey on your account page, and secure this mailbox.`,
+        ].join('\n'),
+      };
+    },
     signupCode(to: string, code: string, minutes: number): MailMessage {
       return {
         to,

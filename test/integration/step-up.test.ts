@@ -100,11 +100,12 @@ describe('step-up', () => {
   });
 
   it('a synced passkey cannot reach phrh: unmet_authentication_requirements, never a weaker token', async () => {
-    for (const params of [
+    const requests: Record<string, string>[] = [
       { acr_values: 'phrh' },
       { claims: JSON.stringify({ id_token: { acr: { essential: true, value: 'phrh' } } }) },
       { claims: JSON.stringify({ id_token: { acr: { essential: true, values: ['phrh'] } } }) },
-    ]) {
+    ];
+    for (const params of requests) {
       const { page } = await authorize(synced, params);
       assert.ok(page, `step-up page for ${JSON.stringify(params)}`);
       const landed = await stepUp(synced, page);
@@ -136,7 +137,8 @@ describe('step-up', () => {
   });
 
   it('max_age=0 and prompt=login each require a fresh ceremony', async () => {
-    for (const params of [{ max_age: '0' }, { prompt: 'login' }]) {
+    const requests: Record<string, string>[] = [{ max_age: '0' }, { prompt: 'login' }];
+    for (const params of requests) {
       const before = Math.floor(Date.now() / 1000);
       const { request, page } = await authorize(synced, params);
       assert.ok(page, JSON.stringify(params));

@@ -8,17 +8,39 @@ import type { Clock } from '../../domain/clock.ts';
 import type { AuthContext } from '../../domain/auth-context.ts';
 import { acrRank, meets } from '../../domain/step-up.ts';
 import type { SignIn } from '../../domain/signin.ts';
+import type { Recovery } from '../../domain/recovery.ts';
 import type { Signup } from '../../domain/signup.ts';
 import type { Render } from '../views.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { clientView, finishAsJson, loadInteraction, requirePrompt } from './context.ts';
 import { consentView, grantConsent } from './consent.ts';
+import { addEmailFlowRoutes, type FlowTexts } from './email-flow.ts';
 import { describeRequirement, isStepUp, requirementOf } from './step-up.ts';
+
+const SIGNUP_TEXTS: FlowTexts = {
+  startTitle: 'Create account',
+  startLead: 'We will send a code to confirm this address is yours. No password needed: you will sign in with a passkey.',
+  startHint: 'Use an address you can open now.',
+  passkeyTitle: 'Create a passkey',
+  passkeyLead: 'is confirmed. Now create a passkey to sign in with next time.',
+  passkeyButton: 'Create a passkey',
+};
+
+const RECOVERY_TEXTS: FlowTexts = {
+  startTitle: 'Lost your passkey?',
+  startLead: 'Enter the email address of your account. We will send it a code, and you can then create a new passkey.',
+  startHint: 'Your other passkeys keep working. You can remove a lost one on your account page.',
+  passkeyTitle: 'Create a new passkey',
+  passkeyLead: 'is confirmed. Create a new passkey on this device to get back into your account.',
+  passkeyButton: 'Create a new passkey',
+};
 
 export interface InteractionRouteDeps {
   readonly provider: Provider;
   readonly signIn: SignIn;
   readonly signup: Signup;
+  /** Absent when recovery is turned off. */
+  readonly recovery?: Recovery;
   readonly accounts: AccountRepository;
   readonly acr: AcrNames;
   readonly render: Render;
@@ -69,7 +91,14 @@ export function interactionRouter(deps: InteractionRouteDeps): Router {
       return;
     }
     const loginHint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '';
-    ctx.body = render('login.njk', { title: `Sign in to ${client.name}`, uid: interaction.uid, client, loginHint, csrfToken: ctx.state.csrfToken });
+    ctx.body = render('login.njk', {
+      title: `Sign in to ${client.name}`,
+      uid: interaction.uid,
+      client,
+      loginHint,
+      recovery: Boolean(deps.recovery),
+      csrfToken: ctx.state.csrfToken,
+    });
   });
 
   // Sign in with a passkey: options for a discoverable ceremony (or username-first), then verify.
@@ -105,81 +134,11 @@ export function interactionRouter(deps: InteractionRouteDeps): Router {
     await finishAsJson(provider, ctx, loginResult(account.id, context, deps.clock()));
   });
 
-  // Sign up: email → code → create a passkey.
-  router.get('/signup', async (ctx) => {
-    const interaction = await loadInteraction(provider, ctx);
-    const client = await clientView(provider, interaction);
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = render('signup-email.njk', { title: 'Create account', uid: interaction.uid, client, csrfToken: ctx.state.csrfToken });
-  });
-
-  router.post('/signup', async (ctx) => {
-    const interaction = await loadInteraction(provider, ctx);
-    requirePrompt(interaction, 'login');
-    const email = await deps.signup.start(interaction.uid, (ctx.request.body as { email?: unknown }).email);
-    ctx.status = 303;
-    ctx.redirect(`/interaction/${interaction.uid}/signup/code?email=${encodeURIComponent(email)}`);
-  });
-
-  router.get('/signup/code', async (ctx) => {
-    const interaction = await loadInteraction(provider, ctx);
-    const client = await clientView(provider, interaction);
-    ctx.set('Cache-Control', 'no-store');
-    const email = typeof ctx.query.email === 'string' ? ctx.query.email : '';
-    ctx.body = render('signup-code.njk', { title: 'Check your email', uid: interaction.uid, client, email, csrfToken: ctx.state.csrfToken });
-  });
-
-  router.post('/signup/code', async (ctx) => {
-    const interaction = await loadInteraction(provider, ctx);
-    requirePrompt(interaction, 'login');
-    const form = ctx.request.body as { code?: unknown; email?: unknown };
-    try {
-      await deps.signup.verifyCode(interaction.uid, form.code);
-    } catch (error) {
-      // A wrong code re-shows the form with the message, so the person can try again.
-      if (ctx.accepts('html', 'json') === 'json') throw error;
-      const client = await clientView(provider, interaction);
-      ctx.status = (error as { status?: number }).status ?? 400;
-      if (ctx.status >= 500) throw error;
-      ctx.body = render('signup-code.njk', {
-        title: 'Check your email',
-        uid: interaction.uid,
-        client,
-        email: typeof form.email === 'string' ? form.email : '',
-        error: (error as Error).message,
-        csrfToken: ctx.state.csrfToken,
-      });
-      return;
-    }
-    ctx.status = 303;
-    ctx.redirect(`/interaction/${interaction.uid}/signup/passkey`);
-  });
-
-  router.get('/signup/passkey', async (ctx) => {
-    const interaction = await loadInteraction(provider, ctx);
-    const client = await clientView(provider, interaction);
-    ctx.set('Cache-Control', 'no-store');
-    const email = await deps.signup.provenEmail(interaction.uid);
-    if (!email) {
-      ctx.status = 303;
-      ctx.redirect(`/interaction/${interaction.uid}/signup`);
-      return;
-    }
-    ctx.body = render('signup-passkey.njk', { title: 'Create a passkey', uid: interaction.uid, client, email, csrfToken: ctx.state.csrfToken });
-  });
-
-  router.post('/signup/passkey/options', async (ctx) => {
-    const interaction = await loadInteraction(provider, ctx);
-    requirePrompt(interaction, 'login');
-    ctx.body = await deps.signup.passkeyOptions(interaction.uid);
-  });
-
-  router.post('/signup/passkey/verify', async (ctx) => {
-    const interaction = await loadInteraction(provider, ctx);
-    requirePrompt(interaction, 'login');
-    const { account, context } = await deps.signup.complete(interaction.uid, ctx.request.body);
-    await finishAsJson(provider, ctx, loginResult(account.id, context, deps.clock()));
-  });
+  const finishLogin = (accountId: string, context: AuthContext) => loginResult(accountId, context, deps.clock());
+  addEmailFlowRoutes(router, { path: 'signup', flow: deps.signup, texts: SIGNUP_TEXTS }, { provider, render, loginResult: finishLogin });
+  if (deps.recovery) {
+    addEmailFlowRoutes(router, { path: 'recovery', flow: deps.recovery, texts: RECOVERY_TEXTS }, { provider, render, loginResult: finishLogin });
+  }
 
   router.post('/consent', async (ctx) => {
     const interaction = await loadInteraction(provider, ctx);

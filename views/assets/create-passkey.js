@@ -1,9 +1,9 @@
-// Sign-up, last step: create the passkey for the confirmed email address.
+// Sign-up and recovery, last step: create a passkey for the confirmed email address.
 (() => {
   const { startRegistration, browserSupportsWebAuthn } = window.SimpleWebAuthnBrowser;
   const { postJson, showStatus, clearStatus, explain } = window.Latchkey;
   const button = document.getElementById('create-passkey');
-  const base = `/interaction/${encodeURIComponent(button.dataset.uid)}/signup/passkey`;
+  const base = button.dataset.endpoint;
 
   if (!browserSupportsWebAuthn()) {
     button.disabled = true;

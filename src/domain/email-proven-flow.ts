@@ -1,0 +1,18 @@
+import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
+import type { Account } from './accounts.ts';
+import type { AuthContext } from './auth-context.ts';
+
+/**
+ * A flow that proves an email address with a one-time code and then creates a passkey:
+ * sign-up (a new account) and recovery (a new passkey for an existing account).
+ */
+export interface EmailProvenPasskeyFlow {
+  /** Mails a code (or a notice); answers the same whoever the address belongs to. Returns the normalised email. */
+  start(interactionUid: string, rawEmail: unknown): Promise<string>;
+  verifyCode(interactionUid: string, code: unknown): Promise<string>;
+  /** The address this interaction has proven, if any. */
+  provenEmail(interactionUid: string): Promise<string | undefined>;
+  passkeyOptions(interactionUid: string): Promise<PublicKeyCredentialCreationOptionsJSON>;
+  /** Verifies the new passkey, stores it, and returns the account and the context the session earned. */
+  complete(interactionUid: string, response: unknown): Promise<{ account: Account; context: AuthContext }>;
+}

@@ -1,0 +1,97 @@
+import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
+import type { AcrNames } from '../config/env.ts';
+import type { Account, AccountRepository } from './accounts.ts';
+import { authContextFromEmailCode, type AuthContext } from './auth-context.ts';
+import type { EmailCodes } from './email-codes.ts';
+import type { EmailProvenPasskeyFlow } from './email-proven-flow.ts';
+import { normalizeEmail } from './email.ts';
+import { DomainError } from './errors.ts';
+import type { Mailer, MailMessage } from './mailer.ts';
+import type { NewPasskey, PasskeyCeremonies } from './passkeys/ceremonies.ts';
+import type { PasskeyRepository } from './passkeys/types.ts';
+
+/** The one transaction that adds a recovered passkey. */
+export interface RecoveryStore {
+  /** Uses up the email proof and stores the passkey for the account; false (writing nothing) if the proof was already used. */
+  complete(emailCodeId: string, accountId: string, passkey: NewPasskey, now: number): Promise<boolean>;
+}
+
+export interface RecoveryMessages {
+  recoveryCode(to: string, code: string, minutes: number): MailMessage;
+  recoveryNoAccount(to: string): MailMessage;
+  recoveryCompleted(to: string): MailMessage;
+}
+
+/**
+ * "Lost your passkey?": a code to the account's verified email, then a new passkey. The
+ * session it leaves is at the email-code level: it can reach the account page and register
+ * passkeys, but never satisfies a phr/phrh request until the new passkey is used.
+ */
+export class Recovery implements EmailProvenPasskeyFlow {
+  constructor(
+    private readonly deps: {
+      accounts: AccountRepository;
+      passkeys: PasskeyRepository;
+      codes: EmailCodes;
+      ceremonies: PasskeyCeremonies;
+      store: RecoveryStore;
+      mailer: Mailer;
+      messages: RecoveryMessages;
+      acr: AcrNames;
+      codeTtlSeconds: number;
+      clock: () => number;
+    },
+  ) {}
+
+  /** Mails a code to an active account's address; any other address gets a notice, and the page looks the same. */
+  async start(interactionUid: string, rawEmail: unknown): Promise<string> {
+    const email = normalizeEmail(rawEmail);
+    const account = await this.deps.accounts.findByEmail(email);
+    if (!account || account.status !== 'active' || !account.emailVerified) {
+      await this.deps.mailer.send(this.deps.messages.recoveryNoAccount(email));
+      return email;
+    }
+    const { code } = await this.deps.codes.issue('recovery', email, interactionUid);
+    await this.deps.mailer.send(this.deps.messages.recoveryCode(email, code, Math.round(this.deps.codeTtlSeconds / 60)));
+    return email;
+  }
+
+  async verifyCode(interactionUid: string, code: unknown): Promise<string> {
+    return this.deps.codes.verify('recovery', interactionUid, code);
+  }
+
+  async provenEmail(interactionUid: string): Promise<string | undefined> {
+    return (await this.deps.codes.verifiedProof('recovery', interactionUid))?.email;
+  }
+
+  async passkeyOptions(interactionUid: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
+    const { account } = await this.provenAccount(interactionUid);
+    return this.deps.ceremonies.registrationOptions({
+      interactionUid,
+      userHandle: account.userHandle,
+      userName: account.email,
+      displayName: account.name ?? account.email,
+      existing: await this.deps.passkeys.listByAccount(account.id),
+    });
+  }
+
+  async complete(interactionUid: string, response: unknown): Promise<{ account: Account; context: AuthContext }> {
+    const { account, proofId } = await this.provenAccount(interactionUid);
+    const { passkey, userHandle } = await this.deps.ceremonies.verifyRegistration(interactionUid, response);
+    // The challenge was issued for this account's user handle; anything else is not this recovery.
+    if (userHandle !== account.userHandle) throw new DomainError('passkey_challenge_invalid', 'This passkey request is not valid any more.');
+    if (!(await this.deps.store.complete(proofId, account.id, passkey, this.deps.clock()))) {
+      throw new DomainError('email_not_verified', 'This recovery was already completed. Sign in with your new passkey.');
+    }
+    await this.deps.mailer.send(this.deps.messages.recoveryCompleted(account.email));
+    return { account, context: authContextFromEmailCode(this.deps.acr) };
+  }
+
+  private async provenAccount(interactionUid: string): Promise<{ account: Account; proofId: string }> {
+    const proof = await this.deps.codes.verifiedProof('recovery', interactionUid);
+    if (!proof) throw new DomainError('email_not_verified', 'Confirm your email address first.');
+    const account = await this.deps.accounts.findByEmail(proof.email);
+    if (!account || account.status !== 'active') throw new DomainError('account_disabled', 'This account cannot be recovered. Contact support.');
+    return { account, proofId: proof.id };
+  }
+}
