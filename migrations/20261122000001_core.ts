@@ -24,6 +24,9 @@ export async function up(knex: Knex): Promise<void> {
     t.boolean('backed_up').notNullable().defaultTo(false);
     t.boolean('user_verified').notNullable().defaultTo(false);
     t.string('aaguid', 36).notNullable();
+    t.string('attestation_fmt', 32).notNullable().defaultTo('none');
+    // Attestation certificates (base64 DER, leaf first), so client policies can judge the key later.
+    t.text('attestation_chain').notNullable().defaultTo('[]');
     t.string('name', 100);
     t.bigInteger('created_at').notNullable();
     t.bigInteger('last_used_at');

@@ -5,6 +5,8 @@ import type { LevelMaxAges } from '../domain/step-up.ts';
 export interface AcrNames {
   /** Emailed one-time code only (sign-up, recovery). */
   readonly otp: string;
+  /** A passkey used without user verification (only where a client's policy allows it). */
+  readonly pop: string;
   /** User-verified passkey that may be synced between devices. */
   readonly phr: string;
   /** User-verified passkey bound to one device. */
@@ -13,7 +15,12 @@ export interface AcrNames {
 
 export type DatabaseConfig =
   | { readonly client: 'sqlite'; readonly filename: string }
-  | { readonly client: 'postgres'; readonly connectionString: string };
+  | {
+      readonly client: 'postgres';
+      readonly connectionString: string;
+      /** Schema Latchkey's tables live in (`?schema=` in DATABASE_URL); the server's default otherwise. */
+      readonly schema?: string;
+    };
 
 /** Everything Latchkey reads from its environment, parsed and validated once at start. */
 export interface Config {
@@ -39,8 +46,14 @@ export interface Config {
   readonly emailCodeMaxAttempts: number;
   /** Lifetime of a WebAuthn challenge, seconds. */
   readonly challengeTtl: number;
+  /** Seconds after a passkey ceremony during which the account page lets the person add or remove passkeys. */
+  readonly accountReauthSeconds: number;
+  /** JSON file naming authenticator models by AAGUID, for the account page; unset: generic names. */
+  readonly authenticatorMetadata: string | undefined;
   /** How a person who lost their passkeys gets back in: a code to their verified email, or not at all. */
   readonly recovery: 'email' | 'off';
+  /** Bearer token /metrics requires; unset leaves /metrics open (keep it off the public network). */
+  readonly metricsToken: string | undefined;
 }
 
 /** A configuration value that cannot be used; the message names the variable and the fix. */
@@ -160,12 +173,20 @@ function parseDatabase(env: Env, cwd: string): DatabaseConfig {
     return { client: 'sqlite', filename: isAbsolute(path) ? path : resolve(cwd, path) };
   }
   if (raw.startsWith('postgres://') || raw.startsWith('postgresql://')) {
+    let url: URL;
     try {
-      new URL(raw);
+      url = new URL(raw);
     } catch {
       throw new ConfigError('DATABASE_URL', 'is not a valid postgres:// URL');
     }
-    return { client: 'postgres', connectionString: raw };
+    const schema = url.searchParams.get('schema') ?? undefined;
+    if (schema === undefined) return { client: 'postgres', connectionString: raw };
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+      throw new ConfigError('DATABASE_URL', `schema "${schema}" must be a plain identifier (letters, digits, underscores)`);
+    }
+    // `schema` is Latchkey's parameter, not libpq's: the driver must not see it.
+    url.searchParams.delete('schema');
+    return { client: 'postgres', connectionString: url.href, schema };
   }
   throw new ConfigError('DATABASE_URL', 'must start with sqlite: or postgres://');
 }
@@ -188,11 +209,12 @@ function parseSmtpUrl(env: Env): string | undefined {
 function parseAcrNames(env: Env): AcrNames {
   const names = {
     otp: value(env, 'LATCHKEY_ACR_OTP') ?? 'urn:latchkey:acr:otp',
+    pop: value(env, 'LATCHKEY_ACR_POP') ?? 'urn:latchkey:acr:pop',
     phr: value(env, 'LATCHKEY_ACR_PHR') ?? 'phr',
     phrh: value(env, 'LATCHKEY_ACR_PHRH') ?? 'phrh',
   };
-  if (new Set(Object.values(names)).size !== 3) {
-    throw new ConfigError('LATCHKEY_ACR_OTP', 'LATCHKEY_ACR_OTP, LATCHKEY_ACR_PHR and LATCHKEY_ACR_PHRH must be three different strings');
+  if (new Set(Object.values(names)).size !== Object.keys(names).length) {
+    throw new ConfigError('LATCHKEY_ACR_OTP', 'LATCHKEY_ACR_OTP, LATCHKEY_ACR_POP, LATCHKEY_ACR_PHR and LATCHKEY_ACR_PHRH must be different strings');
   }
   return names;
 }
@@ -214,6 +236,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     throw new ConfigError('LATCHKEY_INITIAL_ACCESS_TOKEN', 'must be at least 16 characters (use e.g. `openssl rand -hex 32`)');
   }
   const clientsFile = value(env, 'LATCHKEY_CLIENTS_FILE');
+  const metricsToken = value(env, 'LATCHKEY_METRICS_TOKEN');
+  if (metricsToken !== undefined && metricsToken.length < 16) {
+    throw new ConfigError('LATCHKEY_METRICS_TOKEN', 'must be at least 16 characters (use e.g. `openssl rand -hex 32`)');
+  }
+  const authenticatorMetadata = value(env, 'LATCHKEY_AUTHENTICATOR_METADATA');
   const config: Config = {
     port,
     host: value(env, 'HOST') ?? '0.0.0.0',
@@ -232,13 +259,17 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     acr: parseAcrNames(env),
     acrMaxAge: {
       otp: integer(env, 'LATCHKEY_ACR_MAX_AGE_OTP', 0, 0, 31_536_000),
+      pop: integer(env, 'LATCHKEY_ACR_MAX_AGE_POP', 0, 0, 31_536_000),
       phr: integer(env, 'LATCHKEY_ACR_MAX_AGE_PHR', 0, 0, 31_536_000),
       phrh: integer(env, 'LATCHKEY_ACR_MAX_AGE_PHRH', 900, 0, 31_536_000),
     },
     emailCodeTtl: integer(env, 'LATCHKEY_EMAIL_CODE_TTL', 600, 60, 3600),
     emailCodeMaxAttempts: integer(env, 'LATCHKEY_EMAIL_CODE_ATTEMPTS', 5, 1, 20),
     challengeTtl: integer(env, 'LATCHKEY_CHALLENGE_TTL', 300, 30, 900),
+    accountReauthSeconds: integer(env, 'LATCHKEY_ACCOUNT_REAUTH_SECONDS', 300, 30, 3600),
+    authenticatorMetadata: authenticatorMetadata === undefined ? undefined : resolve(cwd, authenticatorMetadata),
     recovery: oneOf(env, 'LATCHKEY_RECOVERY', ['email', 'off'] as const, 'email'),
+    metricsToken,
   };
   return Object.freeze(config);
 }

@@ -1,5 +1,6 @@
 import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { errors, interactionPolicy } from 'oidc-provider';
+import { parsePasskeyPolicy } from '../domain/passkeys/policy.ts';
 import { acrRank, effectiveRank, meets, requiredLevel } from '../domain/step-up.ts';
 import { accountClaims, type AccountRepository } from '../domain/accounts.ts';
 import type { Render } from '../http/views.ts';
@@ -21,7 +22,7 @@ export interface OidcDeps {
 }
 
 /** Client metadata Latchkey adds to the standard set. */
-export const LATCHKEY_CLIENT_METADATA = ['first_party', 'minimum_acr'] as const;
+export const LATCHKEY_CLIENT_METADATA = ['first_party', 'minimum_acr', 'passkey_policy'] as const;
 
 /**
  * The interaction policy: oidc-provider's, with its exact-match acr checks replaced by one
@@ -70,7 +71,7 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
       long: { signed: true, httpOnly: true, sameSite: 'lax' },
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
-    acrValues: [config.acr.otp, config.acr.phr, config.acr.phrh],
+    acrValues: [config.acr.otp, config.acr.pop, config.acr.phr, config.acr.phrh],
     // acr, amr and auth_time ride on the openid scope, so every ID token says how the person
     // authenticated, whether or not the application asked.
     claims: {
@@ -106,6 +107,13 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
           // Skipping consent is for clients the operator configured, never for self-registered ones.
           if (value && ctx && ctx.oidc?.route === 'registration') {
             throw new errors.InvalidClientMetadata('first_party cannot be set through dynamic registration');
+          }
+        }
+        if (key === 'passkey_policy') {
+          try {
+            parsePasskeyPolicy(value);
+          } catch (error) {
+            throw new errors.InvalidClientMetadata((error as Error).message);
           }
         }
         if (key === 'minimum_acr' && value !== undefined && acrRank(value, config.acr) < 0) {

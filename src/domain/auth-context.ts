@@ -28,6 +28,14 @@ export function authContextFromPasskey(assertion: VerifiedAssertion, acr: AcrNam
     : { acr: acr.phrh, amr: ['pop', 'hwk', 'user', 'mfa'] };
 }
 
+/**
+ * A passkey assertion without user verification, accepted only where a client's policy says
+ * user verification is "preferred": possession of the key, one factor, never phr/phrh.
+ */
+export function authContextFromPossession(assertion: Pick<VerifiedAssertion, 'backupEligible'>, acr: AcrNames): AuthContext {
+  return { acr: acr.pop, amr: ['pop', assertion.backupEligible ? 'swk' : 'hwk'] };
+}
+
 /** An emailed one-time code alone: the lowest level, also for a session whose passkey was only just created. */
 export function authContextFromEmailCode(acr: AcrNames): AuthContext {
   return { acr: acr.otp, amr: ['otp'] };

@@ -1,6 +1,7 @@
 import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
 import type { Account } from './accounts.ts';
 import type { AuthContext } from './auth-context.ts';
+import type { PasskeyPolicy } from './passkeys/policy.ts';
 
 /**
  * A flow that proves an email address with a one-time code and then creates a passkey:
@@ -12,7 +13,8 @@ export interface EmailProvenPasskeyFlow {
   verifyCode(interactionUid: string, code: unknown): Promise<string>;
   /** The address this interaction has proven, if any. */
   provenEmail(interactionUid: string): Promise<string | undefined>;
-  passkeyOptions(interactionUid: string): Promise<PublicKeyCredentialCreationOptionsJSON>;
+  /** Options for the new passkey, under the policy of the client the person is signing in to. */
+  passkeyOptions(interactionUid: string, policy: PasskeyPolicy): Promise<PublicKeyCredentialCreationOptionsJSON>;
   /** Verifies the new passkey, stores it, and returns the account and the context the session earned. */
-  complete(interactionUid: string, response: unknown): Promise<{ account: Account; context: AuthContext }>;
+  complete(interactionUid: string, response: unknown, policy: PasskeyPolicy): Promise<{ account: Account; context: AuthContext }>;
 }

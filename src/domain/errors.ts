@@ -15,12 +15,22 @@ export const ERROR_STATUS = {
   passkey_already_registered: 409,
   passkey_user_verification_required: 400,
   passkey_wrong_account: 400,
+  passkey_not_allowed: 400,
   account_disabled: 403,
   csrf_failed: 403,
   interaction_not_found: 400,
   payload_too_large: 413,
   not_found: 404,
   database_unavailable: 503,
+  // Account page (self-service passkeys, sessions and applications).
+  account_sign_in_required: 401,
+  account_sign_in_failed: 400,
+  reauthentication_required: 401,
+  passkey_not_found: 404,
+  invalid_passkey_name: 400,
+  last_passkey: 409,
+  session_not_found: 404,
+  grant_not_found: 404,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

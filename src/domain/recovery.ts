@@ -4,6 +4,7 @@ import type { Account, AccountRepository } from './accounts.ts';
 import { authContextFromEmailCode, type AuthContext } from './auth-context.ts';
 import type { EmailCodes } from './email-codes.ts';
 import type { EmailProvenPasskeyFlow } from './email-proven-flow.ts';
+import type { PasskeyPolicy } from './passkeys/policy.ts';
 import { normalizeEmail } from './email.ts';
 import { DomainError } from './errors.ts';
 import type { Mailer, MailMessage } from './mailer.ts';
@@ -64,7 +65,7 @@ export class Recovery implements EmailProvenPasskeyFlow {
     return (await this.deps.codes.verifiedProof('recovery', interactionUid))?.email;
   }
 
-  async passkeyOptions(interactionUid: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  async passkeyOptions(interactionUid: string, policy: PasskeyPolicy): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const { account } = await this.provenAccount(interactionUid);
     return this.deps.ceremonies.registrationOptions({
       interactionUid,
@@ -72,12 +73,12 @@ export class Recovery implements EmailProvenPasskeyFlow {
       userName: account.email,
       displayName: account.name ?? account.email,
       existing: await this.deps.passkeys.listByAccount(account.id),
-    });
+    }, policy);
   }
 
-  async complete(interactionUid: string, response: unknown): Promise<{ account: Account; context: AuthContext }> {
+  async complete(interactionUid: string, response: unknown, policy: PasskeyPolicy): Promise<{ account: Account; context: AuthContext }> {
     const { account, proofId } = await this.provenAccount(interactionUid);
-    const { passkey, userHandle } = await this.deps.ceremonies.verifyRegistration(interactionUid, response);
+    const { passkey, userHandle } = await this.deps.ceremonies.verifyRegistration(interactionUid, response, policy);
     // The challenge was issued for this account's user handle; anything else is not this recovery.
     if (userHandle !== account.userHandle) throw new DomainError('passkey_challenge_invalid', 'This passkey request is not valid any more.');
     if (!(await this.deps.store.complete(proofId, account.id, passkey, this.deps.clock()))) {

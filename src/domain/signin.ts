@@ -1,10 +1,11 @@
 import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import type { AcrNames } from '../config/env.ts';
 import type { Account, AccountRepository } from './accounts.ts';
-import { authContextFromPasskey, type AuthContext } from './auth-context.ts';
+import type { AuthContext } from './auth-context.ts';
 import { normalizeEmail } from './email.ts';
 import { DomainError } from './errors.ts';
 import { decoyCredentialIds, type PasskeyCeremonies } from './passkeys/ceremonies.ts';
+import { DEFAULT_POLICY, type PasskeyPolicy } from './passkeys/policy.ts';
 import type { PasskeyRepository } from './passkeys/types.ts';
 
 /** Passkey sign-in: discoverable ("Sign in with a passkey", autofill) or username-first. */
@@ -20,30 +21,32 @@ export class SignIn {
   ) {}
 
   /** Options for a discoverable ceremony, or, given an email, for that account's passkeys. */
-  async options(interactionUid: string, rawEmail?: unknown): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  async options(interactionUid: string, rawEmail?: unknown, policy: PasskeyPolicy = DEFAULT_POLICY): Promise<PublicKeyCredentialRequestOptionsJSON> {
     if (rawEmail === undefined || rawEmail === null || rawEmail === '') {
-      return this.deps.ceremonies.authenticationOptions(interactionUid);
+      return this.deps.ceremonies.authenticationOptions(interactionUid, undefined, policy);
     }
     const email = normalizeEmail(rawEmail);
     const account = await this.deps.accounts.findByEmail(email);
     const passkeys = account?.status === 'active' ? await this.deps.passkeys.listByAccount(account.id) : [];
     if (!account || passkeys.length === 0) {
-      return this.deps.ceremonies.authenticationOptions(interactionUid, {
-        decoyCredentialIds: decoyCredentialIds(this.deps.decoySecret, email),
-      });
+      return this.deps.ceremonies.authenticationOptions(
+        interactionUid,
+        { decoyCredentialIds: decoyCredentialIds(this.deps.decoySecret, email) },
+        policy,
+      );
     }
-    return this.deps.ceremonies.authenticationOptions(interactionUid, { accountId: account.id, passkeys });
+    return this.deps.ceremonies.authenticationOptions(interactionUid, { accountId: account.id, passkeys }, policy);
   }
 
   /** Options for a step-up: only this account's passkeys may answer. */
-  async stepUpOptions(interactionUid: string, accountId: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  async stepUpOptions(interactionUid: string, accountId: string, policy: PasskeyPolicy = DEFAULT_POLICY): Promise<PublicKeyCredentialRequestOptionsJSON> {
     const passkeys = await this.deps.passkeys.listByAccount(accountId);
-    return this.deps.ceremonies.authenticationOptions(interactionUid, { accountId, passkeys });
+    return this.deps.ceremonies.authenticationOptions(interactionUid, { accountId, passkeys }, policy);
   }
 
   /** Verifies the assertion and returns the credential owner's account and the context it earned. */
-  async verify(interactionUid: string, response: unknown): Promise<{ account: Account; context: AuthContext }> {
-    const result = await this.deps.ceremonies.verifyAuthentication(interactionUid, response);
+  async verify(interactionUid: string, response: unknown, policy: PasskeyPolicy = DEFAULT_POLICY): Promise<{ account: Account; context: AuthContext }> {
+    const result = await this.deps.ceremonies.verifyAuthentication(interactionUid, response, policy, this.deps.acr);
     const account = await this.deps.accounts.findById(result.passkey.accountId);
     if (!account || account.status !== 'active') {
       throw new DomainError('account_disabled', 'This account is disabled. Contact the application’s support.');
@@ -53,6 +56,6 @@ export class SignIn {
     if (userHandle !== undefined && userHandle !== null && userHandle !== account.userHandle) {
       throw new DomainError('passkey_wrong_account', 'This passkey does not belong to this account.');
     }
-    return { account, context: authContextFromPasskey(result, this.deps.acr) };
+    return { account, context: result.context };
   }
 }

@@ -4,6 +4,7 @@ import type { Account, AccountRepository } from './accounts.ts';
 import { authContextFromEmailCode, type AuthContext } from './auth-context.ts';
 import type { EmailCodes } from './email-codes.ts';
 import type { EmailProvenPasskeyFlow } from './email-proven-flow.ts';
+import type { PasskeyPolicy } from './passkeys/policy.ts';
 import { normalizeEmail } from './email.ts';
 import { DomainError } from './errors.ts';
 import type { Mailer } from './mailer.ts';
@@ -75,7 +76,7 @@ export class Signup implements EmailProvenPasskeyFlow {
     return (await this.deps.codes.verifiedProof('signup', interactionUid))?.email;
   }
 
-  async passkeyOptions(interactionUid: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  async passkeyOptions(interactionUid: string, policy: PasskeyPolicy): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const proof = await this.deps.codes.verifiedProof('signup', interactionUid);
     if (!proof) throw new DomainError('email_not_verified', 'Confirm your email address first.');
     return this.deps.ceremonies.registrationOptions({
@@ -84,14 +85,14 @@ export class Signup implements EmailProvenPasskeyFlow {
       userName: proof.email,
       displayName: proof.email,
       existing: [],
-    });
+    }, policy);
   }
 
   /** Verifies the new passkey and creates the account; the session starts at the email-code level. */
-  async complete(interactionUid: string, response: unknown): Promise<{ account: Account; context: AuthContext }> {
+  async complete(interactionUid: string, response: unknown, policy: PasskeyPolicy): Promise<{ account: Account; context: AuthContext }> {
     const proof = await this.deps.codes.verifiedProof('signup', interactionUid);
     if (!proof) throw new DomainError('email_not_verified', 'Confirm your email address first.');
-    const { passkey, userHandle } = await this.deps.ceremonies.verifyRegistration(interactionUid, response);
+    const { passkey, userHandle } = await this.deps.ceremonies.verifyRegistration(interactionUid, response, policy);
     const account = await this.deps.store.complete(
       proof.id,
       { id: randomUUID(), email: proof.email, userHandle },

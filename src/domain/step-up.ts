@@ -1,7 +1,11 @@
 import type { AcrNames } from '../config/env.ts';
 
-/** Levels weakest first: otp < phr < phrh. A rank is the index; -1 means none or unknown. */
-const ORDER = ['otp', 'phr', 'phrh'] as const;
+/**
+ * Levels weakest first: an emailed code < a passkey without user verification (possession only)
+ * < a user-verified passkey (phr) < a user-verified device-bound passkey (phrh).
+ * A rank is the index; -1 means none or unknown.
+ */
+const ORDER = ['otp', 'pop', 'phr', 'phrh'] as const;
 export type Level = (typeof ORDER)[number];
 
 /** How long, in seconds, each level keeps counting after its ceremony (0 = for the session's life). */
@@ -11,9 +15,13 @@ export function acrRank(acr: unknown, names: AcrNames): number {
   return ORDER.findIndex((level) => names[level] === acr);
 }
 
-export function acrOfRank(rank: number, names: AcrNames): string | undefined {
-  const level = ORDER[rank];
-  return level ? names[level] : undefined;
+/** The level name of a rank (undefined for -1). */
+export function levelOfRank(rank: number): Level | undefined {
+  return ORDER[rank];
+}
+
+export function rankOfLevel(level: Level): number {
+  return ORDER.indexOf(level);
 }
 
 /** What a request asks for, in the forms a relying party can use. */

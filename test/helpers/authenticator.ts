@@ -31,6 +31,11 @@ export interface AuthenticatorOptions {
   backupState?: boolean;
   /** AAGUID as a UUID string. Default: all zeros (what most passkey providers send with `none`). */
   aaguid?: string;
+  /**
+   * Packed attestation with a certificate chain (leaf first, DER) and the leaf's private key;
+   * default: attestation "none".
+   */
+  attestation?: { chain: Uint8Array[]; privateKey: KeyObject };
 }
 
 export interface StoredCredential {
@@ -144,8 +149,10 @@ export class SoftwareAuthenticator {
   private readonly backupEligible: boolean;
   private readonly backupState: boolean;
   private readonly aaguid: Bytes;
+  private readonly attestation: AuthenticatorOptions['attestation'];
 
   constructor(opts: AuthenticatorOptions) {
+    this.attestation = opts.attestation;
     this.origin = opts.origin;
     this.rpId = opts.rpId ?? new URL(opts.origin).hostname;
     this.userVerification = opts.userVerification ?? true;
@@ -209,15 +216,23 @@ export class SoftwareAuthenticator {
       credentialId,
       publicKeyCose,
     );
+    const clientDataJSON = this.clientData('webauthn.create', options.challenge, overrides);
+    // Packed attestation signs authenticatorData || SHA-256(clientDataJSON) with the attestation key.
+    const attStmt = this.attestation
+      ? new Map<string, CBORValue>([
+          ['alg', -7],
+          ['sig', bytes(sign('sha256', concat(authenticatorData, sha256(clientDataJSON)), this.attestation.privateKey))],
+          ['x5c', this.attestation.chain.map((der) => bytes(der))],
+        ])
+      : new Map<string, CBORValue>();
     // Keys in CTAP2 canonical order (shorter first): fmt, attStmt, authData.
     const attestationObject = isoCBOR.encode(
       new Map<string, CBORValue>([
-        ['fmt', 'none'],
-        ['attStmt', new Map()],
+        ['fmt', this.attestation ? 'packed' : 'none'],
+        ['attStmt', attStmt],
         ['authData', authenticatorData],
       ]),
     );
-    const clientDataJSON = this.clientData('webauthn.create', options.challenge, overrides);
 
     const id = b64url(credentialId);
     this.credentials.push({

@@ -38,7 +38,7 @@ describe('OpenID Connect protocol', () => {
     assert.equal(meta.issuer, server.issuer);
     assert.deepEqual(meta.id_token_signing_alg_values_supported, ['ES256', 'RS256']);
     assert.deepEqual(meta.code_challenge_methods_supported, ['S256']);
-    assert.deepEqual(meta.acr_values_supported, ['urn:latchkey:acr:otp', 'phr', 'phrh']);
+    assert.deepEqual(meta.acr_values_supported, ['urn:latchkey:acr:otp', 'urn:latchkey:acr:pop', 'phr', 'phrh']);
     assert.deepEqual(meta.response_types_supported, ['code']);
     for (const endpoint of ['registration_endpoint', 'revocation_endpoint', 'introspection_endpoint', 'end_session_endpoint', 'userinfo_endpoint']) {
       assert.ok(meta[endpoint], endpoint);

@@ -12,7 +12,11 @@ import {
 } from '@simplewebauthn/server';
 import type { Clock } from '../clock.ts';
 import { DomainError } from '../errors.ts';
+import { isoCBOR } from '@simplewebauthn/server/helpers';
+import type { AcrNames } from '../../config/env.ts';
+import type { AuthContext } from '../auth-context.ts';
 import { isCredentialId, readClientData } from './client-data.ts';
+import { assertRegistrationAllowed, authContextUnderPolicy, DEFAULT_POLICY, type PasskeyPolicy } from './policy.ts';
 import { SUPPORTED_ALGORITHMS, type RelyingParty } from './relying-party.ts';
 import type { CeremonyPurpose, ChallengeContext, ChallengeRecord, ChallengeRepository, Passkey, PasskeyRepository } from './types.ts';
 
@@ -26,13 +30,16 @@ export interface NewPasskey {
   readonly backedUp: boolean;
   readonly userVerified: boolean;
   readonly aaguid: string;
+  readonly attestationFmt: string;
+  /** Attestation certificates, leaf first (base64 DER); empty for attestation "none". */
+  readonly attestationChain: string[];
 }
 
 /** The outcome of a verified assertion: the credential (and so the account) and what was proven. */
 export interface VerifiedSignIn {
   readonly passkey: Passkey;
-  readonly userVerified: boolean;
-  readonly backupEligible: boolean;
+  /** What the client's policy says this assertion is worth. */
+  readonly context: AuthContext;
 }
 
 export interface RegistrationRequest {
@@ -56,16 +63,17 @@ export class PasskeyCeremonies {
     private readonly clock: Clock,
   ) {}
 
-  async registrationOptions(request: RegistrationRequest): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  async registrationOptions(request: RegistrationRequest, policy: PasskeyPolicy = DEFAULT_POLICY): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const options = await generateRegistrationOptions({
       rpName: this.rp.name,
       rpID: this.rp.id,
       userName: request.userName,
       userDisplayName: request.displayName,
       userID: Buffer.from(request.userHandle, 'base64url'),
-      attestationType: 'none',
+      // simplewebauthn has no "indirect": both ask the authenticator for its attestation.
+      attestationType: policy.attestation === 'none' ? 'none' : 'direct',
       excludeCredentials: request.existing.map((p) => ({ id: p.id, transports: [...p.transports] })),
-      authenticatorSelection: { residentKey: 'required', requireResidentKey: true, userVerification: 'required' },
+      authenticatorSelection: { residentKey: 'required', requireResidentKey: true, userVerification: policy.userVerification },
       supportedAlgorithmIDs: SUPPORTED_ALGORITHMS,
       timeout: this.rp.challengeTtl * 1000,
     });
@@ -74,7 +82,7 @@ export class PasskeyCeremonies {
   }
 
   /** Verifies a new credential for the user handle the challenge was issued to. */
-  async verifyRegistration(interactionUid: string, response: unknown): Promise<{ passkey: NewPasskey; userHandle: string }> {
+  async verifyRegistration(interactionUid: string, response: unknown, policy: PasskeyPolicy = DEFAULT_POLICY): Promise<{ passkey: NewPasskey; userHandle: string }> {
     const record = await this.consumeChallenge(response, interactionUid, 'registration');
     if (!record.context.userHandle) throw new DomainError('passkey_challenge_invalid', 'This passkey request is not valid any more.');
     const body = response as RegistrationResponseJSON;
@@ -87,7 +95,7 @@ export class PasskeyCeremonies {
         expectedOrigin: [...this.rp.origins],
         expectedRPID: this.rp.id,
         expectedType: 'webauthn.create',
-        requireUserVerification: true,
+        requireUserVerification: policy.userVerification === 'required',
         supportedAlgorithmIDs: SUPPORTED_ALGORITHMS,
       });
     } catch (cause) {
@@ -95,12 +103,14 @@ export class PasskeyCeremonies {
     }
     if (!result.verified) throw new DomainError('passkey_verification_failed', 'The passkey could not be verified.');
     const info = result.registrationInfo;
-    if (!info.userVerified) {
+    if (!info.userVerified && policy.userVerification === 'required') {
       throw new DomainError('passkey_user_verification_required', 'Your device must confirm it is you (PIN, fingerprint or face).');
     }
     if (await this.passkeys.findById(info.credential.id)) {
       throw new DomainError('passkey_already_registered', 'This passkey is already registered.');
     }
+    const attestationChain = attestationCertificates(info.attestationObject);
+    assertRegistrationAllowed(policy, { aaguid: info.aaguid, backupEligible: info.credentialDeviceType === 'multiDevice', attestationChain });
     return {
       userHandle: record.context.userHandle,
       passkey: {
@@ -112,6 +122,8 @@ export class PasskeyCeremonies {
         backedUp: info.credentialBackedUp,
         userVerified: info.userVerified,
         aaguid: info.aaguid,
+        attestationFmt: info.fmt,
+        attestationChain,
       },
     };
   }
@@ -123,6 +135,7 @@ export class PasskeyCeremonies {
   async authenticationOptions(
     interactionUid: string,
     restrictTo?: { accountId: string; passkeys: readonly Passkey[] } | { decoyCredentialIds: readonly string[] },
+    policy: PasskeyPolicy = DEFAULT_POLICY,
   ): Promise<PublicKeyCredentialRequestOptionsJSON> {
     let allowCredentials: { id: string; transports?: string[] }[] | undefined;
     let context: ChallengeContext = {};
@@ -137,15 +150,18 @@ export class PasskeyCeremonies {
     const options = await generateAuthenticationOptions({
       rpID: this.rp.id,
       allowCredentials,
-      userVerification: 'required',
+      userVerification: policy.userVerification,
       timeout: this.rp.challengeTtl * 1000,
     });
     await this.storeChallenge(options.challenge, 'authentication', interactionUid, context);
     return options;
   }
 
-  /** Verifies an assertion; the account is the stored credential's owner, whatever the browser says. */
-  async verifyAuthentication(interactionUid: string, response: unknown): Promise<VerifiedSignIn> {
+  /**
+   * Verifies an assertion; the account is the stored credential's owner, whatever the browser
+   * says, and what it is worth comes from the client's policy and the server's own checks.
+   */
+  async verifyAuthentication(interactionUid: string, response: unknown, policy: PasskeyPolicy, acr: AcrNames): Promise<VerifiedSignIn> {
     const record = await this.consumeChallenge(response, interactionUid, 'authentication');
     const body = response as AuthenticationResponseJSON;
     if (!isCredentialId(body?.id) || body.rawId !== body.id) {
@@ -167,7 +183,7 @@ export class PasskeyCeremonies {
         expectedOrigin: [...this.rp.origins],
         expectedRPID: this.rp.id,
         expectedType: 'webauthn.get',
-        requireUserVerification: true,
+        requireUserVerification: policy.userVerification === 'required',
         credential: {
           id: passkey.id,
           publicKey: Buffer.from(passkey.publicKey, 'base64url'),
@@ -180,11 +196,18 @@ export class PasskeyCeremonies {
     }
     const info = result.authenticationInfo;
     if (!result.verified) throw new DomainError('passkey_verification_failed', 'The passkey could not be verified.');
-    if (!info.userVerified) {
-      throw new DomainError('passkey_user_verification_required', 'Your device must confirm it is you (PIN, fingerprint or face).');
-    }
+    const context = authContextUnderPolicy(
+      policy,
+      {
+        userVerified: info.userVerified,
+        backupEligible: info.credentialDeviceType === 'multiDevice',
+        aaguid: passkey.aaguid,
+        attestationChain: passkey.attestationChain,
+      },
+      acr,
+    );
     await this.passkeys.recordUse(passkey.id, { counter: info.newCounter, backedUp: info.credentialBackedUp, usedAt: this.clock() });
-    return { passkey, userVerified: info.userVerified, backupEligible: info.credentialDeviceType === 'multiDevice' };
+    return { passkey, context };
   }
 
   private async storeChallenge(challenge: string, purpose: CeremonyPurpose, interactionUid: string, context: ChallengeContext): Promise<void> {
@@ -218,6 +241,17 @@ const TRANSPORTS = new Set<string>(['ble', 'cable', 'hybrid', 'internal', 'nfc',
 /** Transports come from the browser: keep only known names. */
 function isTransport(value: unknown): value is AuthenticatorTransport {
   return typeof value === 'string' && TRANSPORTS.has(value);
+}
+
+/** The x5c certificates of a verified attestation statement (base64 DER), or none. */
+function attestationCertificates(attestationObject: Uint8Array): string[] {
+  try {
+    const decoded = isoCBOR.decodeFirst<Map<string, unknown>>(new Uint8Array(attestationObject));
+    const x5c = (decoded.get('attStmt') as Map<string, unknown> | undefined)?.get('x5c');
+    return Array.isArray(x5c) ? x5c.map((der: Uint8Array) => Buffer.from(der).toString('base64')) : [];
+  } catch {
+    return [];
+  }
 }
 
 function verificationError(cause: unknown): DomainError {

@@ -13,6 +13,7 @@ export interface Passkey {
   readonly backedUp: boolean;
   readonly userVerified: boolean;
   readonly aaguid: string;
+  readonly attestationChain: readonly string[];
   readonly name: string | null;
   readonly createdAt: number;
   readonly lastUsedAt: number | null;

@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import { DomainError } from '../../domain/errors.ts';
+import { parsePasskeyPolicy, type PasskeyPolicy } from '../../domain/passkeys/policy.ts';
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -47,4 +48,10 @@ export function requirePrompt(interaction: Interaction, name: 'login' | 'consent
   if (interaction.prompt.name !== name) {
     throw new DomainError('interaction_not_found', 'This step is not expected now. Go back to the application and start again.');
   }
+}
+
+/** The passkey policy of the client this interaction is for (validated when the client was registered). */
+export async function policyOf(provider: Provider, interaction: Interaction): Promise<PasskeyPolicy> {
+  const client = await provider.Client.find(String(interaction.params.client_id));
+  return parsePasskeyPolicy(client?.metadata().passkey_policy);
 }

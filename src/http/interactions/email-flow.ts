@@ -3,7 +3,7 @@ import type Provider from 'oidc-provider';
 import type { AuthContext } from '../../domain/auth-context.ts';
 import type { EmailProvenPasskeyFlow } from '../../domain/email-proven-flow.ts';
 import type { Render } from '../views.ts';
-import { clientView, finishAsJson, loadInteraction, requirePrompt } from './context.ts';
+import { clientView, finishAsJson, loadInteraction, policyOf, requirePrompt } from './context.ts';
 
 /** The words of one email-proven flow's pages. */
 export interface FlowTexts {
@@ -105,13 +105,13 @@ export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: 
   router.post(`/${path}/passkey/options`, async (ctx) => {
     const interaction = await loadInteraction(provider, ctx);
     requirePrompt(interaction, 'login');
-    ctx.body = await flow.passkeyOptions(interaction.uid);
+    ctx.body = await flow.passkeyOptions(interaction.uid, await policyOf(provider, interaction));
   });
 
   router.post(`/${path}/passkey/verify`, async (ctx) => {
     const interaction = await loadInteraction(provider, ctx);
     requirePrompt(interaction, 'login');
-    const { account, context } = await flow.complete(interaction.uid, ctx.request.body);
+    const { account, context } = await flow.complete(interaction.uid, ctx.request.body, await policyOf(provider, interaction));
     await finishAsJson(provider, ctx, deps.loginResult(account.id, context));
   });
 }

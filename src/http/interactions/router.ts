@@ -12,7 +12,7 @@ import type { Recovery } from '../../domain/recovery.ts';
 import type { Signup } from '../../domain/signup.ts';
 import type { Render } from '../views.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { clientView, finishAsJson, loadInteraction, requirePrompt } from './context.ts';
+import { clientView, finishAsJson, loadInteraction, policyOf, requirePrompt } from './context.ts';
 import { consentView, grantConsent } from './consent.ts';
 import { addEmailFlowRoutes, type FlowTexts } from './email-flow.ts';
 import { describeRequirement, isStepUp, requirementOf } from './step-up.ts';
@@ -107,17 +107,17 @@ export function interactionRouter(deps: InteractionRouteDeps): Router {
     requirePrompt(interaction, 'login');
     if (isStepUp(interaction)) {
       // Step-up: only the signed-in person's own passkeys may answer.
-      ctx.body = await deps.signIn.stepUpOptions(interaction.uid, interaction.session!.accountId);
+      ctx.body = await deps.signIn.stepUpOptions(interaction.uid, interaction.session!.accountId, await policyOf(provider, interaction));
       return;
     }
     const email = (ctx.request.body as { email?: unknown } | undefined)?.email;
-    ctx.body = await deps.signIn.options(interaction.uid, email);
+    ctx.body = await deps.signIn.options(interaction.uid, email, await policyOf(provider, interaction));
   });
 
   router.post('/passkey/verify', async (ctx) => {
     const interaction = await loadInteraction(provider, ctx);
     requirePrompt(interaction, 'login');
-    const { account, context } = await deps.signIn.verify(interaction.uid, ctx.request.body);
+    const { account, context } = await deps.signIn.verify(interaction.uid, ctx.request.body, await policyOf(provider, interaction));
     if (isStepUp(interaction) && account.id !== interaction.session!.accountId) {
       throw new DomainError('passkey_wrong_account', 'This passkey belongs to another account.');
     }

@@ -1,6 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { AcrNames } from '../../config/env.ts';
-import { requiredLevel, type Requirement } from '../../domain/step-up.ts';
+import { levelOfRank, requiredLevel, type Requirement } from '../../domain/step-up.ts';
 import type { Interaction } from './context.ts';
 
 /** The level this authorization request requires (acr_values, essential acr claim, client minimum). */
@@ -22,10 +22,11 @@ export async function requirementOf(provider: Provider, interaction: Interaction
 
 /** A sentence for the step-up page: what the application asks the person to do. */
 export function describeRequirement(requirement: Requirement, reasons: readonly string[]): string {
-  if (requirement !== undefined && requirement !== 'unsatisfiable' && requirement.rank >= 2) {
+  const level = requirement !== undefined && requirement !== 'unsatisfiable' ? levelOfRank(requirement.rank) : undefined;
+  if (level === 'phrh') {
     return 'It needs a passkey that stays on one device, such as a security key or your device’s built-in passkey. A passkey synced through a password manager will not do.';
   }
-  if (requirement !== undefined && requirement !== 'unsatisfiable' && requirement.rank === 1) {
+  if (level === 'phr') {
     return 'It needs you to use your passkey, unlocked with your fingerprint, face, PIN or screen lock.';
   }
   if (reasons.includes('max_age') || reasons.includes('login_prompt')) {

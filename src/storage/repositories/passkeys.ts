@@ -4,7 +4,7 @@ import type { Passkey, PasskeyRepository } from '../../domain/passkeys/types.ts'
 import type { Db } from '../db.ts';
 import { toBoolean, toNullableNumber, toNumber } from '../rows.ts';
 
-function passkeyFromRow(row: Record<string, unknown>): Passkey {
+export function passkeyFromRow(row: Record<string, unknown>): Passkey {
   return {
     id: String(row.id),
     accountId: String(row.account_id),
@@ -15,6 +15,7 @@ function passkeyFromRow(row: Record<string, unknown>): Passkey {
     backedUp: toBoolean(row.backed_up),
     userVerified: toBoolean(row.user_verified),
     aaguid: String(row.aaguid),
+    attestationChain: JSON.parse(String(row.attestation_chain ?? '[]')) as string[],
     name: (row.name as string | null) ?? null,
     createdAt: toNumber(row.created_at),
     lastUsedAt: toNullableNumber(row.last_used_at),
@@ -33,6 +34,8 @@ export function passkeyRow(accountId: string, passkey: NewPasskey, now: number):
     backed_up: passkey.backedUp,
     user_verified: passkey.userVerified,
     aaguid: passkey.aaguid,
+    attestation_fmt: passkey.attestationFmt,
+    attestation_chain: JSON.stringify(passkey.attestationChain),
     created_at: now,
   };
 }
