@@ -3,7 +3,7 @@ import type { Db } from './db.ts';
 const EXPIRING_TABLES = ['webauthn_challenges', 'email_codes', 'oidc_payloads'] as const;
 
 /**
- * Deletes every expired challenge, email code and oidc-provider row. Plain idempotent deletes,
+ * Deletes every expired challenge, email code, oidc-provider row and rate-limit counter. Plain idempotent deletes,
  * so every node may run it at once. Returns the rows removed per table.
  */
 export async function purgeExpired(db: Db, now: number): Promise<Record<string, number>> {
@@ -11,6 +11,8 @@ export async function purgeExpired(db: Db, now: number): Promise<Record<string, 
   for (const table of EXPIRING_TABLES) {
     removed[table] = await db(table).where('expires_at', '<=', now).delete();
   }
+  // rate-limiter-flexible's layout: `expire` in epoch milliseconds.
+  removed.rate_limits = await db('rate_limits').where('expire', '<=', now).delete();
   return removed;
 }
 

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { AcrNames } from '../../config/env.ts';
 import type { AccountRepository } from '../../domain/accounts.ts';
@@ -10,6 +10,7 @@ import { acrRank, meets } from '../../domain/step-up.ts';
 import type { SignIn } from '../../domain/signin.ts';
 import type { Recovery } from '../../domain/recovery.ts';
 import type { Signup } from '../../domain/signup.ts';
+import type { LimitName, RateLimits } from '../middleware/rate-limit.ts';
 import type { Render } from '../views.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { clientView, finishAsJson, loadInteraction, policyOf, requirePrompt } from './context.ts';
@@ -46,6 +47,20 @@ export interface InteractionRouteDeps {
   readonly render: Render;
   readonly clock: Clock;
   readonly csrf: { issue: Middleware; verify: Middleware };
+  readonly limits: RateLimits;
+}
+
+/** Which budget a POST under /interaction/:uid spends, and on what subject. */
+function limitOf(ctx: Context): { name: LimitName; subject?: string } | undefined {
+  const step = ctx.path.split('/').slice(3).join('/');
+  const body = ctx.request.body as Record<string, unknown> | undefined;
+  if (step === 'signup' || step === 'recovery') {
+    return { name: 'codeSend', subject: typeof body?.email === 'string' ? body.email.trim().toLowerCase() : undefined };
+  }
+  if (step.endsWith('/code')) return { name: 'codeCheck', subject: ctx.params.uid };
+  if (step.endsWith('/options')) return { name: 'ceremonyOptions' };
+  if (step.endsWith('/verify')) return { name: 'ceremonyVerify', subject: typeof body?.id === 'string' ? body.id.slice(0, 200) : undefined };
+  return undefined;
 }
 
 function loginResult(accountId: string, context: AuthContext, now: number) {
@@ -63,10 +78,14 @@ export function interactionRouter(deps: InteractionRouteDeps): Router {
   const body = bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '32kb', formLimit: '8kb', jsonStrict: true });
 
   router.use(csrf.issue);
-  // Every state-changing request: bounded body, then the CSRF check.
+  // Every state-changing request: bounded body, its rate budget, then the CSRF check.
   router.use(async (ctx, next) => {
     if (ctx.method !== 'POST') return next();
-    await body(ctx, () => csrf.verify(ctx, next));
+    await body(ctx, async () => {
+      const limit = limitOf(ctx);
+      if (limit) await deps.limits.consume(limit.name, ctx.ip, limit.subject);
+      await csrf.verify(ctx, next);
+    });
   });
 
   router.get('/', async (ctx) => {

@@ -31,9 +31,12 @@ export function csrfProtection(options: { secret: string; origin: string; secure
   const verify: Middleware = async (ctx, next) => {
     if (ctx.method === 'GET' || ctx.method === 'HEAD' || ctx.method === 'OPTIONS') return next();
     const origin = ctx.get('origin');
-    // Browsers send Origin on cross-site POSTs; anything but our own origin is refused.
-    if (origin && origin !== options.origin) throw new DomainError('csrf_failed', 'This request came from another site.');
-    if (ctx.get('sec-fetch-site') === 'cross-site') throw new DomainError('csrf_failed', 'This request came from another site.');
+    const site = ctx.get('sec-fetch-site');
+    // Browsers send Origin on cross-site POSTs; anything but our own origin is refused. A browser
+    // that withholds the origin sends "null": accepted only when it also says the request is
+    // same-origin (Sec-Fetch-Site, which no page can set). Sibling subdomains are other sites here.
+    const foreign = origin === 'null' ? site !== 'same-origin' : origin !== '' && origin !== options.origin;
+    if (foreign || site === 'cross-site' || site === 'same-site') throw new DomainError('csrf_failed', 'This request came from another site.');
     const secret = browserSecret(ctx, false);
     const body = ctx.request.body as Record<string, unknown> | undefined;
     const submitted = ctx.get(HEADER) || (typeof body?.[FIELD] === 'string' ? (body[FIELD] as string) : '');

@@ -53,6 +53,8 @@ export function errorHandler(logger: Logger, render: Render): Middleware {
       else logger.debug({ code: shown.code, path: ctx.path, cause: (error as Error)?.cause }, 'request refused');
       ctx.status = shown.status;
       if (shown.status === 503) ctx.set('Retry-After', '5');
+      const retryAfter = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+      if (typeof retryAfter === 'number') ctx.set('Retry-After', String(retryAfter));
       if (wantsJson(ctx)) {
         ctx.type = 'application/problem+json';
         ctx.body = { type: 'about:blank', title: shown.message, status: shown.status, code: shown.code };

@@ -26,7 +26,9 @@ export function securityHeaders(options: { https: boolean }): Middleware {
     },
     crossOriginEmbedderPolicy: false,
     crossOriginOpenerPolicy: { policy: 'same-origin' },
-    referrerPolicy: { policy: 'no-referrer' },
+    // No referrer to other sites (the interaction URL never reaches the application), while
+    // our own POSTs keep a real Origin header for the CSRF check (no-referrer makes it "null").
+    referrerPolicy: { policy: 'same-origin' },
     strictTransportSecurity: options.https ? { maxAge: 31536000, includeSubDomains: true } : false,
     xFrameOptions: { action: 'deny' },
   }) as unknown as Middleware;
