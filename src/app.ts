@@ -1,9 +1,13 @@
+import type { Redis } from 'ioredis';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import Provider from 'oidc-provider';
 import type { ClientMetadata } from 'oidc-provider';
 import type { Config } from './config/env.ts';
+import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, accountClient } from './config/account-client.ts';
+import { readAuthenticatorMetadata } from './config/authenticator-metadata.ts';
 import { buildOidcConfiguration } from './config/oidc.ts';
+import { AccountSelfService } from './domain/account/self-service.ts';
 import type { Clock } from './domain/clock.ts';
 import { EmailCodes } from './domain/email-codes.ts';
 import type { Mailer } from './domain/mailer.ts';
@@ -11,20 +15,31 @@ import { PasskeyCeremonies } from './domain/passkeys/ceremonies.ts';
 import { SignIn } from './domain/signin.ts';
 import { Recovery } from './domain/recovery.ts';
 import { Signup } from './domain/signup.ts';
+import { accountRouter } from './http/account/router.ts';
+import { AccountSignIn } from './http/account/sign-in.ts';
 import { assetsRouter } from './http/assets.ts';
 import { interactionRouter } from './http/interactions/router.ts';
 import { csrfProtection } from './http/middleware/csrf.ts';
 import { errorHandler } from './http/middleware/errors.ts';
+import { countCeremonies, observeRequests } from './http/middleware/observe.ts';
+import { operationsRouter } from './http/operations.ts';
+import { RateLimits, storeFactory } from './http/middleware/rate-limit.ts';
 import { securityHeaders } from './http/middleware/security-headers.ts';
+import { tokenRateLimit } from './http/middleware/token-rate-limit.ts';
 import { createRenderer } from './http/views.ts';
 import type { Logger } from './logging.ts';
-import { createMessages } from './mail/messages.ts';
+import { Metrics } from './metrics.ts';
+import { createAccountMessages, createMessages } from './mail/messages.ts';
 import type { Db } from './storage/db.ts';
+import { checkDatabase } from './storage/health.ts';
 import { findGrantId, KnexOidcAdapter } from './storage/oidc-adapter.ts';
+import { KnexAccountActivity } from './storage/repositories/account-activity.ts';
+import { KnexAccountPasskeyStore } from './storage/repositories/account-passkeys.ts';
 import { KnexAccountRepository } from './storage/repositories/accounts.ts';
 import { KnexChallengeRepository } from './storage/repositories/challenges.ts';
 import { KnexEmailCodeRepository } from './storage/repositories/email-codes.ts';
-import { loadOrCreateKeys } from './storage/repositories/keys.ts';
+import { loadKeys, loadOrCreateKeys } from './storage/repositories/keys.ts';
+import { replaceProviderKeys } from './config/provider-keys.ts';
 import { KnexPasskeyRepository } from './storage/repositories/passkeys.ts';
 import { KnexRecoveryStore } from './storage/repositories/recovery.ts';
 import { KnexSignupStore } from './storage/repositories/signup.ts';
@@ -37,11 +52,21 @@ export interface AppDeps {
   readonly mailer: Mailer;
   readonly clients: ClientMetadata[];
   readonly clock: Clock;
+  /** Shared rate-limit counters in Redis (REDIS_URL); without it they live in the database. */
+  readonly redis?: Redis;
 }
 
 export interface LatchkeyApp {
   readonly app: Koa;
   readonly provider: Provider;
+  readonly metrics: Metrics;
+  /** Makes /readyz answer 503 from now on, so load balancers stop routing here (shutdown). */
+  startDraining(): void;
+  /**
+   * Re-reads the signing keys and cookie secrets from the database and, when a rotation
+   * changed them, swaps them in without a restart. Resolves to true when something changed.
+   */
+  reloadKeys(): Promise<boolean>;
 }
 
 /** Composes Latchkey: security headers and errors around the hosted pages and the OIDC provider. */
@@ -59,8 +84,9 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
     clock,
   );
   const codes = new EmailCodes(new KnexEmailCodeRepository(db), { ttlSeconds: config.emailCodeTtl, maxAttempts: config.emailCodeMaxAttempts }, clock);
-  // Secrets derived from the cookie key, so each purpose has its own and none is stored twice.
-  const derive = (purpose: string) => createHmac('sha256', keys.cookieKeys[0]!).update(purpose).digest();
+  // Secrets derived from the first cookie secret, so each purpose has its own, none is stored
+  // twice, and every node derives the same ones whatever cookie key is active.
+  const derive = (purpose: string) => createHmac('sha256', keys.derivationSecret).update(purpose).digest();
   const signIn = new SignIn({ accounts, passkeys, ceremonies, acr: config.acr, decoySecret: derive('decoy-credentials') });
   const messages = createMessages(config.rpName, config.issuer);
   const recovery =
@@ -99,7 +125,8 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
       adapter: (model) => new KnexOidcAdapter(db, model),
       findGrantId: (accountId, clientId) => findGrantId(db, accountId, clientId, clock()),
       clock,
-      clients: deps.clients,
+      // The account page signs people in to Latchkey itself as a built-in first-party client.
+      clients: [...deps.clients, accountClient(config.issuer, config.rpName)],
       render,
     }),
   );
@@ -109,17 +136,90 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   const https = new URL(config.issuer).protocol === 'https:';
   const csrf = csrfProtection({ secret: derive('csrf').toString('base64url'), origin: new URL(config.issuer).origin, secure: https });
 
+  if (deps.clients.some((c) => c.client_id === ACCOUNT_CLIENT_ID)) {
+    throw new Error(`client_id ${ACCOUNT_CLIENT_ID} is reserved for Latchkey's account page; rename that client`);
+  }
+  const account = accountRouter({
+    service: new AccountSelfService({
+      accounts,
+      passkeys,
+      store: new KnexAccountPasskeyStore(db),
+      activity: new KnexAccountActivity(db),
+      ceremonies,
+      catalog: readAuthenticatorMetadata(config.authenticatorMetadata),
+      clients: { nameOf: async (clientId) => (await provider.Client.find(clientId))?.clientName },
+      mailer: deps.mailer,
+      messages: createAccountMessages(config.rpName, config.issuer),
+      acr: config.acr,
+      reauthSeconds: config.accountReauthSeconds,
+      recovery: config.recovery,
+      internalClientIds: [ACCOUNT_CLIENT_ID],
+      clock,
+      reportMailFailure: (error) => logger.error({ err: error }, 'could not send the mail about a passkey change'),
+    }),
+    signIn: new AccountSignIn({
+      provider,
+      issuer: config.issuer,
+      clientId: ACCOUNT_CLIENT_ID,
+      callbackPath: ACCOUNT_CALLBACK_PATH,
+      passkeyAcr: config.acr.phr,
+      secure: https,
+    }),
+    render,
+    csrf,
+    rpId: config.rpId,
+    reauthSeconds: config.accountReauthSeconds,
+    secure: https,
+  });
+
+  const metrics = new Metrics();
+  let draining = false;
+  const operations = operationsRouter({
+    metrics,
+    metricsToken: config.metricsToken,
+    databaseHealth: () => checkDatabase(db, 2000),
+    draining: () => draining,
+  });
+
   const app = new Koa();
   // The parent app signs cookies with the same keys as oidc-provider, or interaction cookies break.
   app.keys = keys.cookieKeys;
   app.proxy = config.trustProxy;
+  // Only the entries our own proxies appended to X-Forwarded-For are believed; a client can prepend anything.
+  app.maxIpsCount = config.proxyHops;
+  const limits = new RateLimits(storeFactory(db, deps.redis), config.rateLimitScale);
+  await limits.ready;
+  app.use(observeRequests(logger, metrics));
   app.use(securityHeaders({ https }));
   app.use(errorHandler(logger, render));
-  const interactions = interactionRouter({ provider, signIn, signup, recovery, accounts, acr: config.acr, render, clock, csrf });
+  app.use(countCeremonies(provider, metrics));
+  app.use(operations.routes());
+  app.use(tokenRateLimit(limits, '/token'));
+  const interactions = interactionRouter({ provider, signIn, signup, recovery, accounts, acr: config.acr, render, clock, csrf, limits });
   const assets = assetsRouter();
   app.use(assets.routes());
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
+  app.use(account.routes());
+  app.use(account.allowedMethods());
   app.use(mount(provider));
-  return { app, provider };
+  let keyVersion = keys.version;
+  return {
+    app,
+    provider,
+    metrics,
+    startDraining: () => {
+      draining = true;
+    },
+    async reloadKeys() {
+      const fresh = await loadKeys(db);
+      if (fresh.version === keyVersion) return false;
+      replaceProviderKeys(provider, fresh.jwks);
+      // Both sign cookies: the parent app (hosted pages) and oidc-provider (its own contexts).
+      app.keys = fresh.cookieKeys;
+      provider.keys = fresh.cookieKeys;
+      keyVersion = fresh.version;
+      return true;
+    },
+  };
 }

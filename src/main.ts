@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { Redis } from 'ioredis';
 import { createApp } from './app.ts';
 import { readClientsFile } from './config/clients-file.ts';
 import { ConfigError, loadConfig } from './config/env.ts';
@@ -27,12 +28,24 @@ async function main(): Promise<void> {
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
   if (!config.smtpUrl) logger.warn('SMTP_URL is not set: emails (with their codes) are written to this log. Set SMTP_URL for real use.');
   const mailer = config.smtpUrl ? new SmtpMailer(config.smtpUrl, config.mailFrom) : new LogMailer(logger);
-  const { app } = await createApp({ config, db, logger, mailer, clients, clock: systemClock });
+  // Shared rate-limit counters; a Redis outage must not take sign-in down with it, so errors are logged.
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: false }) : undefined;
+  redis?.on('error', (error: Error) => logger.warn({ err: error }, 'redis error'));
+  const { app, startDraining, reloadKeys } = await createApp({ config, db, logger, mailer, clients, clock: systemClock, redis });
 
   const stopPurge = schedulePurge(db, 5 * 60 * 1000, (result) => {
     if (result instanceof Error) logger.warn({ err: result }, 'expired-row purge failed; will retry');
     else logger.debug({ removed: result }, 'expired rows purged');
   });
+
+  // Every node follows key rotations made by `latchkey keys …` without a restart.
+  const keyReload = setInterval(() => {
+    reloadKeys().then(
+      (changed) => changed && logger.info('signing keys or cookie secrets changed: reloaded'),
+      (error: unknown) => logger.warn({ err: error }, 'reloading keys failed; will retry'),
+    );
+  }, config.keyReloadInterval * 1000);
+  keyReload.unref();
 
   const server = createServer(app.callback());
   server.listen(config.port, config.host, () => {
@@ -40,14 +53,34 @@ async function main(): Promise<void> {
     console.log(`Latchkey issuer: ${config.issuer}\nDiscovery: ${config.issuer}/.well-known/openid-configuration`);
   });
 
+  // Graceful shutdown: /readyz turns 503, the listener closes (no new connections), requests
+  // in flight finish, keep-alive connections are closed as soon as they fall idle, then the
+  // database pool is closed. Whatever is still running after 10 s is cut off (exit 1).
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    startDraining();
     stopPurge();
+    clearInterval(keyReload);
+    redis?.disconnect();
+    const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
     server.close(() => {
-      void db.destroy().then(() => process.exit(0));
+      clearInterval(idleSweep);
+      db.destroy().then(
+        () => {
+          logger.info('shutdown complete');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'closing the database pool failed');
+          process.exit(1);
+        },
+      );
     });
     server.closeIdleConnections();
-    setTimeout(() => process.exit(1), 10_000).unref();
+    setTimeout(() => {
+      logger.error('in-flight requests did not finish within 10 s; exiting');
+      process.exit(1);
+    }, 10_000).unref();
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

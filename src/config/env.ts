@@ -36,6 +36,12 @@ export interface Config {
   readonly initialAccessToken: string | undefined;
   readonly clientsFile: string | undefined;
   readonly trustProxy: boolean;
+  /** How many proxies in front of Latchkey append to X-Forwarded-For; only their entries are believed. */
+  readonly proxyHops: number;
+  /** Redis for shared rate-limit counters; unset: the database holds them. */
+  readonly redisUrl: string | undefined;
+  /** Multiplies every rate-limit budget (2 = twice as many requests allowed). */
+  readonly rateLimitScale: number;
   readonly logLevel: string;
   readonly acr: AcrNames;
   /** Seconds each level keeps satisfying step-up requests after its ceremony (0 = no limit). */
@@ -54,6 +60,8 @@ export interface Config {
   readonly recovery: 'email' | 'off';
   /** Bearer token /metrics requires; unset leaves /metrics open (keep it off the public network). */
   readonly metricsToken: string | undefined;
+  /** Seconds between checks for rotated keys in the database (how soon every node follows a rotation). */
+  readonly keyReloadInterval: number;
 }
 
 /** A configuration value that cannot be used; the message names the variable and the fix. */
@@ -206,6 +214,13 @@ function parseSmtpUrl(env: Env): string | undefined {
   return raw;
 }
 
+function parseRedisUrl(env: Env): string | undefined {
+  const raw = value(env, 'REDIS_URL');
+  if (raw === undefined) return undefined;
+  if (!/^rediss?:\/\/[^\s]+$/.test(raw)) throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379');
+  return raw;
+}
+
 function parseAcrNames(env: Env): AcrNames {
   const names = {
     otp: value(env, 'LATCHKEY_ACR_OTP') ?? 'urn:latchkey:acr:otp',
@@ -255,6 +270,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     initialAccessToken,
     clientsFile: clientsFile === undefined ? undefined : resolve(cwd, clientsFile),
     trustProxy: boolean(env, 'LATCHKEY_TRUST_PROXY', false),
+    proxyHops: integer(env, 'LATCHKEY_PROXY_HOPS', 1, 1, 10),
+    redisUrl: parseRedisUrl(env),
+    rateLimitScale: integer(env, 'LATCHKEY_RATE_LIMIT_SCALE', 1, 1, 10_000),
     logLevel,
     acr: parseAcrNames(env),
     acrMaxAge: {
@@ -270,6 +288,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     authenticatorMetadata: authenticatorMetadata === undefined ? undefined : resolve(cwd, authenticatorMetadata),
     recovery: oneOf(env, 'LATCHKEY_RECOVERY', ['email', 'off'] as const, 'email'),
     metricsToken,
+    keyReloadInterval: integer(env, 'LATCHKEY_KEY_RELOAD_INTERVAL', 30, 1, 3600),
   };
   return Object.freeze(config);
 }

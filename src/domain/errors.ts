@@ -18,6 +18,7 @@ export const ERROR_STATUS = {
   passkey_not_allowed: 400,
   account_disabled: 403,
   csrf_failed: 403,
+  rate_limited: 429,
   interaction_not_found: 400,
   payload_too_large: 413,
   not_found: 404,

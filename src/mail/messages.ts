@@ -1,3 +1,4 @@
+import type { AccountMessages, PasskeyChange } from '../domain/account/types.ts';
 import type { MailMessage } from '../domain/mailer.ts';
 import type { RecoveryMessages } from '../domain/recovery.ts';
 import type { SignupMessages } from '../domain/signup.ts';
@@ -64,6 +65,39 @@ export function createMessages(productName: string, issuer: string): SignupMessa
           '',
           `To sign in, choose "Sign in with a passkey" at ${issuer}.`,
           'If you did not try to sign up, you can ignore this email.',
+        ].join('\n'),
+      };
+    },
+  };
+}
+
+/** The mails about changes to a person's passkeys, so a change they did not make does not go unnoticed. */
+export function createAccountMessages(productName: string, issuer: string): AccountMessages {
+  const when = (at: number) => `${new Date(at).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
+  const describe = (change: PasskeyChange) =>
+    change.name === change.model ? `"${change.name}"` : `"${change.name}" (${change.model})`;
+  return {
+    passkeyAdded(to: string, change: PasskeyChange): MailMessage {
+      return {
+        to,
+        subject: `A passkey was added to your ${productName} account`,
+        text: [
+          `A new passkey, ${describe(change)}, was added to your ${productName} account on ${when(change.at)}.`,
+          'It can now be used to sign in as you.',
+          '',
+          `If this was not you, sign in at ${issuer}/account, remove the passkey and sign out of the sessions you do not recognise.`,
+        ].join('\n'),
+      };
+    },
+    passkeyRemoved(to: string, change: PasskeyChange): MailMessage {
+      return {
+        to,
+        subject: `A passkey was removed from your ${productName} account`,
+        text: [
+          `The passkey ${describe(change)} was removed from your ${productName} account on ${when(change.at)}.`,
+          'It can no longer be used to sign in.',
+          '',
+          `If this was not you, sign in at ${issuer}/account, check your passkeys and sign out of the sessions you do not recognise.`,
         ].join('\n'),
       };
     },

@@ -35,6 +35,7 @@ export function openDatabase(config: DatabaseConfig): Db {
   return knexFactory({
     client: 'pg',
     connection: { connectionString: config.connectionString },
+    ...(config.schema ? { searchPath: [config.schema] } : {}),
     pool: { min: 0, max: 10 },
   });
 }

@@ -6,6 +6,7 @@
  * Pages are driven only by roles and accessible names, as a screen-reader user would.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
 import type { TestServer } from '../helpers/app.ts';
@@ -13,9 +14,15 @@ import type { TestServer } from '../helpers/app.ts';
 /** How long one step (a click and what it causes) may take before the test fails. */
 export const STEP_TIMEOUT = 10_000;
 
+/** The Chromium to drive: CHROMIUM_PATH, or Debian's. */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Why the browser suite cannot run here, if it cannot (reported as a skip, not hidden). */
+export const browserUnavailable: string | false = existsSync(CHROMIUM_PATH) ? false : `no Chromium at ${CHROMIUM_PATH}; set CHROMIUM_PATH`;
+
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     headless: true,
     args: [
       '--no-sandbox',
@@ -43,10 +50,57 @@ export async function newContext(browser: Browser): Promise<BrowserContext> {
  * while a test means to click "Sign in with a passkey".
  */
 export async function disablePasskeyAutofill(context: BrowserContext): Promise<void> {
-  await context.addInitScript(() => {
-    (window as unknown as { PublicKeyCredential: { isConditionalMediationAvailable: () => Promise<boolean> } }).PublicKeyCredential.isConditionalMediationAvailable =
-      async () => false;
+  // Scripts are strings: functions compiled by tsx carry helpers (__name) the page lacks.
+  await context.addInitScript({ content: 'PublicKeyCredential.isConditionalMediationAvailable = async () => false;' });
+}
+
+/**
+ * Records the `mediation` of every navigator.credentials.get() call the context's pages make
+ * ('conditional' for passkey autofill, 'optional' when none is given).
+ *
+ * With `holdConditionalUntilFocus`, a conditional request is passed on to the browser only once
+ * an input marked `autocomplete="… webauthn"` has focus: a stand-in for the autofill dropdown in
+ * which a person picks the passkey, which headless Chromium does not have (its virtual
+ * authenticator answers a conditional request at once). An abort before that is honoured.
+ */
+export async function watchCredentialRequests(context: BrowserContext, options: { holdConditionalUntilFocus: boolean }): Promise<string[]> {
+  const mediations: string[] = [];
+  await context.exposeBinding('__latchkeyTestRecordGet', (_source, mediation: unknown) => {
+    mediations.push(String(mediation));
   });
+  await context.addInitScript({
+    content: `(() => {
+      const hold = ${JSON.stringify(options.holdConditionalUntilFocus)};
+      const container = navigator.credentials;
+      const get = container.get.bind(container);
+      const isPasskeyField = (element) =>
+        element instanceof HTMLInputElement && (element.getAttribute('autocomplete') || '').toLowerCase().split(' ').includes('webauthn');
+      container.get = function (options) {
+        window.__latchkeyTestRecordGet(String((options && options.mediation) || 'optional'));
+        if (!hold || !options || options.mediation !== 'conditional' || isPasskeyField(document.activeElement)) return get(options);
+        return new Promise((resolve, reject) => {
+          const signal = options.signal;
+          function cleanup() {
+            document.removeEventListener('focusin', onFocus, true);
+            if (signal) signal.removeEventListener('abort', onAbort);
+          }
+          function onFocus(event) {
+            if (!isPasskeyField(event.target)) return;
+            cleanup();
+            get(options).then(resolve, reject);
+          }
+          function onAbort() {
+            cleanup();
+            reject(signal.reason || new DOMException('The operation was aborted.', 'AbortError'));
+          }
+          if (signal && signal.aborted) return onAbort();
+          document.addEventListener('focusin', onFocus, true);
+          if (signal) signal.addEventListener('abort', onAbort);
+        });
+      };
+    })();`,
+  });
+  return mediations;
 }
 
 /** The application's side: where Latchkey sends the browser back. Records every hit. */
@@ -88,9 +142,29 @@ export async function startCallbackServer(): Promise<CallbackServer> {
   };
 }
 
+/** Where the browser is, for failure messages: URL, main heading and any alert. */
+export async function describePage(page: Page): Promise<string> {
+  const heading = await page.getByRole('heading', { level: 1 }).first().textContent({ timeout: 500 }).catch(() => null);
+  const alert = await page.getByRole('alert').first().textContent({ timeout: 500 }).catch(() => null);
+  return `${page.url()} (heading: ${heading?.trim() ?? 'none'}; alert: ${alert?.trim() ?? 'none'})`;
+}
+
+/** Waits for the page whose main heading is `name`; on failure, says which page the browser is on instead. */
+export async function expectPage(page: Page, name: string | RegExp): Promise<void> {
+  try {
+    await page.getByRole('heading', { level: 1, name, exact: typeof name === 'string' }).waitFor();
+  } catch (error) {
+    assert.fail(`expected the page "${name}", got ${await describePage(page)}: ${(error as Error).message.split('\n')[0]}`);
+  }
+}
+
 /** Waits until the page is back at the application (the given path of the callback server) and returns that URL. */
 export async function waitForApplication(page: Page, app: CallbackServer, path = '/callback'): Promise<URL> {
-  await page.waitForURL((url) => url.origin === app.origin && url.pathname === path);
+  try {
+    await page.waitForURL((url) => url.origin === app.origin && url.pathname === path);
+  } catch (error) {
+    assert.fail(`expected to land on ${app.origin}${path}, still at ${await describePage(page)}: ${(error as Error).message.split('\n')[0]}`);
+  }
   return new URL(page.url());
 }
 
@@ -151,14 +225,12 @@ export async function addVirtualAuthenticator(page: Page, options: Authenticator
 }
 
 /**
- * Copies every credential of one tab's authenticator into another's, e.g. to sign in from a
- * fresh (signed-out) browser profile. Copy after the last use of the source: a stale copy
- * reports an old signature counter, which the server rightly refuses.
+ * Puts credentials read from another tab's authenticator (WebAuthn.getCredentials) into this one,
+ * e.g. to sign in from a fresh, signed-out browser profile. Read them after their last use: a
+ * stale copy reports an old signature counter, which the server rightly refuses.
  */
-export async function copyCredentials(from: VirtualAuthenticator, to: VirtualAuthenticator): Promise<WebAuthnCredential[]> {
-  const credentials = await from.credentials();
+export async function addCredentials(to: VirtualAuthenticator, credentials: readonly WebAuthnCredential[]): Promise<void> {
   for (const credential of credentials) await to.addCredential(credential);
-  return credentials;
 }
 
 /**
@@ -167,27 +239,45 @@ export async function copyCredentials(from: VirtualAuthenticator, to: VirtualAut
  */
 export async function signUpUntilPasskey(page: Page, server: TestServer, email: string): Promise<void> {
   await page.getByRole('link', { name: 'Create account' }).click();
-  await page.getByRole('heading', { name: 'Create account' }).waitFor();
+  await expectPage(page, 'Create account');
   await page.getByLabel('Email').fill(email);
   await page.getByRole('button', { name: 'Send code' }).click();
-  await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+  await expectPage(page, 'Check your email');
   await page.getByLabel('Code').fill(server.mailbox.lastCode(email));
   await page.getByRole('button', { name: 'Confirm email' }).click();
-  await page.getByRole('heading', { name: 'Create a passkey' }).waitFor();
+  await expectPage(page, 'Create a passkey');
   await page.getByRole('button', { name: 'Create a passkey' }).click();
 }
 
 /** Full sign-up through consent; returns the URL the browser lands on at the application. */
 export async function signUp(page: Page, server: TestServer, app: CallbackServer, email: string): Promise<URL> {
   await signUpUntilPasskey(page, server, email);
-  await page.getByRole('heading', { name: /^Allow / }).waitFor();
+  await expectPage(page, /^Allow /);
   await page.getByRole('button', { name: 'Allow' }).click();
   return waitForApplication(page, app);
 }
 
+/**
+ * After a sign-in: lands at the application, accepting the consent page on the way if Latchkey
+ * shows one. Says whether it did.
+ */
+export async function finishAtApplication(page: Page, app: CallbackServer): Promise<{ url: URL; consented: boolean }> {
+  const atApplication = page.waitForURL((url) => url.origin === app.origin && url.pathname === '/callback').then(() => 'application' as const);
+  const atConsent = page.getByRole('heading', { name: /^Allow / }).waitFor().then(() => 'consent' as const);
+  // Whichever comes first; the other one's outcome does not matter.
+  atApplication.catch(() => undefined);
+  atConsent.catch(() => undefined);
+  const first = await Promise.race([atApplication, atConsent]).catch(() => 'neither' as const);
+  if (first === 'consent') {
+    await page.getByRole('button', { name: 'Allow' }).click();
+    return { url: await waitForApplication(page, app), consented: true };
+  }
+  return { url: await waitForApplication(page, app), consented: false };
+}
+
 /** The sign-in page is showing (the person is not silently signed in). */
 export async function expectSignInPage(page: Page, server: TestServer): Promise<void> {
-  await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
+  await expectPage(page, 'Sign in');
   assert.equal(new URL(page.url()).origin, server.issuer, `expected Latchkey's sign-in page, got ${page.url()}`);
   assert.match(new URL(page.url()).pathname, /^\/interaction\/[^/]+$/);
 }

@@ -16,6 +16,13 @@ export const POSTGRES_TEST_URL = process.env.LATCHKEY_TEST_PG_URL ?? 'postgres:/
 
 export interface TestDatabase {
   readonly db: Db;
+  /** The DATABASE_URL a Latchkey process would be given for this database. */
+  readonly url: string;
+  /**
+   * Another connection pool on the same database, as a second Latchkey node would have;
+   * destroyed by close().
+   */
+  connect(): Db;
   close(): Promise<void>;
 }
 
@@ -25,28 +32,36 @@ export interface TestDatabase {
  * Pass `migrate: false` for an empty one (migration tests).
  */
 export async function openTestDatabase(kind: DatabaseKind, options: { migrate?: boolean } = {}): Promise<TestDatabase> {
-  const { db, close } = kind === 'sqlite' ? await openSqlite() : await openPostgres();
+  const opened = kind === 'sqlite' ? await openSqlite() : await openPostgres();
   if (options.migrate !== false) {
     try {
-      await migrateToLatest(db);
+      await migrateToLatest(opened.db);
     } catch (error) {
-      await close();
+      await opened.close();
       throw error;
     }
   }
-  return { db, close };
+  return opened;
 }
 
 async function openSqlite(): Promise<TestDatabase> {
   const dir = await mkdtemp(join(tmpdir(), 'latchkey-db-'));
-  const db = openDatabase({ client: 'sqlite', filename: join(dir, 'latchkey.sqlite3') });
+  const filename = join(dir, 'latchkey.sqlite3');
+  const db = openDatabase({ client: 'sqlite', filename });
+  const others: Db[] = [];
   let closed = false;
   return {
     db,
+    url: `sqlite:${filename}`,
+    connect() {
+      const other = openDatabase({ client: 'sqlite', filename });
+      others.push(other);
+      return other;
+    },
     async close() {
       if (closed) return;
       closed = true;
-      await db.destroy();
+      await Promise.all([db, ...others].map((d) => d.destroy()));
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -61,20 +76,31 @@ async function openPostgres(): Promise<TestDatabase> {
     await admin.destroy();
     throw error;
   }
-  const db = knexFactory({
-    client: 'pg',
-    connection: { connectionString: POSTGRES_TEST_URL },
-    searchPath: [schema],
-    pool: { min: 0, max: 10 },
-  });
+  const connect = () =>
+    knexFactory({
+      client: 'pg',
+      connection: { connectionString: POSTGRES_TEST_URL },
+      searchPath: [schema],
+      pool: { min: 0, max: 10 },
+    });
+  const db = connect();
+  const others: Db[] = [];
   let closed = false;
+  const url = new URL(POSTGRES_TEST_URL);
+  url.searchParams.set('schema', schema);
   return {
     db,
+    url: url.href,
+    connect() {
+      const other = connect();
+      others.push(other);
+      return other;
+    },
     async close() {
       if (closed) return;
       closed = true;
       try {
-        await db.destroy();
+        await Promise.all([db, ...others].map((d) => d.destroy()));
         await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
       } finally {
         await admin.destroy();

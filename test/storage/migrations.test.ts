@@ -13,7 +13,12 @@ import { rawRows } from '../../src/storage/rows.ts';
 import { migrations } from '../../migrations/index.ts';
 import { DATABASE_KINDS, openTestDatabase, type TestDatabase } from '../helpers/databases.ts';
 
+/** The tables the core schema must have (later migrations may add more). */
 const TABLES = ['accounts', 'passkeys', 'email_codes', 'webauthn_challenges', 'signing_keys', 'oidc_payloads'];
+
+function assertHasCoreTables(tables: string[]): void {
+  for (const table of TABLES) assert.ok(tables.includes(table), `missing table ${table} in ${tables.join(', ')}`);
+}
 
 /** Every table of the database (the test schema on PostgreSQL), sorted. */
 async function listTables(db: Db): Promise<string[]> {
@@ -25,6 +30,7 @@ async function listTables(db: Db): Promise<string[]> {
     .sort();
 }
 
+/** Tables other than knex's migration bookkeeping. */
 function appTables(tables: string[]): string[] {
   return tables.filter((t) => !t.startsWith('knex_migrations')).sort();
 }
@@ -49,8 +55,9 @@ for (const kind of DATABASE_KINDS) {
     it('migrateToLatest applies every migration and creates every table', async () => {
       const applied = await migrateToLatest(t.db);
       assert.deepEqual(applied, migrations.map(([name]) => name));
-      assert.deepEqual(appTables(await listTables(t.db)), [...TABLES].sort());
+      assertHasCoreTables(await listTables(t.db));
       for (const table of TABLES) assert.equal(await t.db.schema.hasTable(table), true, table);
+      assert.ok((await listTables(t.db)).includes('knex_migrations'));
       assert.equal(await migrationsAreCurrent(t.db), true);
     });
 
@@ -65,12 +72,13 @@ for (const kind of DATABASE_KINDS) {
       await t.db('accounts').insert({ id: 'a1', email: 'a@example.com', user_handle: 'h1', created_at: 1, updated_at: 1 });
 
       await rollbackAll(t.db);
+      // Every table the migrations made is gone (only knex's own bookkeeping stays).
       assert.deepEqual(appTables(await listTables(t.db)), []);
       for (const table of TABLES) assert.equal(await t.db.schema.hasTable(table), false, table);
       assert.equal(await migrationsAreCurrent(t.db), false);
 
       assert.deepEqual(await migrateToLatest(t.db), migrations.map(([name]) => name));
-      assert.deepEqual(appTables(await listTables(t.db)), [...TABLES].sort());
+      assertHasCoreTables(await listTables(t.db));
       assert.equal(await migrationsAreCurrent(t.db), true);
       // The rebuilt tables are empty: the rollback really dropped the data.
       assert.deepEqual(await t.db('accounts').select('id'), []);

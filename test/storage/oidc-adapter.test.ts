@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AdapterPayload } from 'oidc-provider';
-import { findGrantId, KnexOidcAdapter, purgeExpiredOidcPayloads } from '../../src/storage/oidc-adapter.ts';
+import { findGrantId, KnexOidcAdapter } from '../../src/storage/oidc-adapter.ts';
 import { DATABASE_KINDS, openTestDatabase, type TestDatabase } from '../helpers/databases.ts';
 
 const T0 = 1_790_000_000_000; // ms
@@ -239,21 +239,6 @@ for (const kind of DATABASE_KINDS) {
         await grants.destroy('grant-long');
         assert.equal(await findGrantId(t.db, 'acc-1', 'client-1', T0 + 59_999), 'grant-short');
         assert.equal(await findGrantId(t.db, 'acc-1', 'client-1', T0 + 60_000), undefined);
-      });
-    });
-
-    describe('purgeExpiredOidcPayloads', () => {
-      it('deletes exactly the expired rows and says how many', async () => {
-        await adapter('AccessToken').upsert('at-expired', { kind: 'AccessToken' }, 60);
-        await adapter('Session').upsert('sess-expired', { kind: 'Session', uid: 'u' }, 30);
-        await adapter('AccessToken').upsert('at-live', { kind: 'AccessToken' }, 3600);
-        await adapter('Client').upsert('client-forever', { kind: 'Client' });
-
-        assert.equal(await purgeExpiredOidcPayloads(t.db, T0 + 29_999), 0);
-        assert.equal(await purgeExpiredOidcPayloads(t.db, T0 + 60_000), 2);
-        const left = (await t.db('oidc_payloads').select('id').orderBy('id')).map((r) => r.id);
-        assert.deepEqual(left, ['at-live', 'client-forever']);
-        assert.equal(await purgeExpiredOidcPayloads(t.db, T0 + 60_000), 0);
       });
     });
   });

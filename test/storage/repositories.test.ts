@@ -59,6 +59,8 @@ function newPasskey(overrides: Partial<NewPasskey> = {}): NewPasskey {
     backedUp: true,
     userVerified: true,
     aaguid: AAGUID,
+    attestationFmt: 'none',
+    attestationChain: [],
     ...overrides,
   };
 }
@@ -204,6 +206,15 @@ for (const kind of DATABASE_KINDS) {
         assert.equal((await new KnexPasskeyRepository(t.db).findById('cred-1'))?.counter, 99);
       });
 
+      it('stores the attestation format and certificate chain', async () => {
+        await new KnexEmailCodeRepository(t.db).replace(emailCode({ verifiedAt: NOW }), NOW);
+        const passkey = newPasskey({ id: 'cred-att', attestationFmt: 'packed', attestationChain: ['MIIBleaf', 'MIIBintermediate'] });
+        assert.ok(await new KnexSignupStore(t.db).complete('code-1', { id: 'acc-1', email: 'ada@example.com', userHandle: 'handle-1' }, passkey, NOW));
+        assert.deepEqual((await new KnexPasskeyRepository(t.db).findById('cred-att'))?.attestationChain, ['MIIBleaf', 'MIIBintermediate']);
+        const row = await t.db('passkeys').where({ id: 'cred-att' }).first('attestation_fmt');
+        assert.equal(row?.attestation_fmt, 'packed');
+      });
+
       it('reads back what sign-up stored', async () => {
         await seed();
         const repo = new KnexPasskeyRepository(t.db);
@@ -217,6 +228,7 @@ for (const kind of DATABASE_KINDS) {
           backedUp: true,
           userVerified: true,
           aaguid: AAGUID,
+          attestationChain: [],
           name: null,
           createdAt: NOW,
           lastUsedAt: null,
@@ -345,12 +357,16 @@ for (const kind of DATABASE_KINDS) {
         assert.deepEqual(second.jwks.keys.map((k) => k.kid), first.jwks.keys.map((k) => k.kid));
         assert.deepEqual(second.jwks.keys, first.jwks.keys);
         assert.deepEqual(second.cookieKeys, first.cookieKeys);
+        assert.equal(second.version, first.version);
+        assert.equal(second.derivationSecret, first.derivationSecret);
         assert.equal(second.jwks.keys[0]?.alg, 'ES256');
         assert.equal(await count(t.db, 'signing_keys'), 3);
       });
 
-      it('nodes starting together agree on one set of keys', async () => {
-        const results = await Promise.all(Array.from({ length: 5 }, () => loadOrCreateKeys(t.db, NOW)));
+      // SQLite serves one node through one connection, which serialises the calls anyway.
+      it('nodes starting together agree on one set of keys', { skip: kind === 'sqlite' && 'one node per SQLite file' }, async () => {
+        const nodes = Array.from({ length: 8 }, () => t.connect());
+        const results = await Promise.all(nodes.map((db) => loadOrCreateKeys(db, NOW)));
         const kids = results.map((r) => r.jwks.keys.map((k) => k.kid).join(','));
         assert.equal(new Set(kids).size, 1);
         assert.equal(new Set(results.map((r) => r.cookieKeys.join(','))).size, 1);

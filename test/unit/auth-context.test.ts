@@ -2,10 +2,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AcrNames } from '../../src/config/env.ts';
-import { authContextFromEmailCode, authContextFromPasskey } from '../../src/domain/auth-context.ts';
+import { authContextFromEmailCode, authContextFromPasskey, authContextFromPossession } from '../../src/domain/auth-context.ts';
 
-const DEFAULT_ACR: AcrNames = { otp: 'urn:latchkey:acr:otp', phr: 'phr', phrh: 'phrh' };
-const CUSTOM_ACR: AcrNames = { otp: 'urn:example:loa:1', phr: 'urn:example:loa:2', phrh: 'urn:example:loa:3' };
+const DEFAULT_ACR: AcrNames = { otp: 'urn:latchkey:acr:otp', pop: 'urn:latchkey:acr:pop', phr: 'phr', phrh: 'phrh' };
+const CUSTOM_ACR: AcrNames = { otp: 'urn:example:loa:1', pop: 'urn:example:loa:1.5', phr: 'urn:example:loa:2', phrh: 'urn:example:loa:3' };
 
 for (const [label, acr] of [
   ['default acr names', DEFAULT_ACR],
@@ -26,9 +26,20 @@ for (const [label, acr] of [
       });
     });
 
-    it('a passkey assertion without user verification earns no context', () => {
+    it('a passkey assertion without user verification earns no passkey context', () => {
       assert.throws(() => authContextFromPasskey({ userVerified: false, backupEligible: false }, acr), /user verification/);
       assert.throws(() => authContextFromPasskey({ userVerified: false, backupEligible: true }, acr), /user verification/);
+    });
+
+    it('possession alone (where policy allows it) is the pop level, single factor', () => {
+      assert.deepEqual(authContextFromPossession({ backupEligible: false }, acr), { acr: acr.pop, amr: ['pop', 'hwk'] });
+      assert.deepEqual(authContextFromPossession({ backupEligible: true }, acr), { acr: acr.pop, amr: ['pop', 'swk'] });
+      for (const backupEligible of [false, true]) {
+        const context = authContextFromPossession({ backupEligible }, acr);
+        assert.ok(!context.amr.includes('mfa') && !context.amr.includes('user'));
+        assert.notEqual(context.acr, acr.phr);
+        assert.notEqual(context.acr, acr.phrh);
+      }
     });
 
     it('an emailed code alone is the otp level', () => {
@@ -41,6 +52,7 @@ describe('auth context names', () => {
   it('uses the configured strings, not the defaults', () => {
     assert.equal(authContextFromPasskey({ userVerified: true, backupEligible: false }, CUSTOM_ACR).acr, 'urn:example:loa:3');
     assert.equal(authContextFromPasskey({ userVerified: true, backupEligible: true }, CUSTOM_ACR).acr, 'urn:example:loa:2');
+    assert.equal(authContextFromPossession({ backupEligible: true }, CUSTOM_ACR).acr, 'urn:example:loa:1.5');
     assert.equal(authContextFromEmailCode(CUSTOM_ACR).acr, 'urn:example:loa:1');
   });
 });

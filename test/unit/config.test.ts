@@ -53,7 +53,7 @@ describe('loadConfig defaults', () => {
     assert.equal(config.emailCodeTtl, 600);
     assert.equal(config.emailCodeMaxAttempts, 5);
     assert.equal(config.challengeTtl, 300);
-    assert.deepEqual(config.acr, { otp: 'urn:latchkey:acr:otp', phr: 'phr', phrh: 'phrh' });
+    assert.deepEqual(config.acr, { otp: 'urn:latchkey:acr:otp', pop: 'urn:latchkey:acr:pop', phr: 'phr', phrh: 'phrh' });
   });
 
   it('is frozen', () => {
@@ -111,6 +111,15 @@ describe('loadConfig accepts', () => {
     });
   });
 
+  it('a PostgreSQL schema, taken out of the URL the driver sees', () => {
+    const { database } = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/latchkey?schema=idp&sslmode=require' }, CWD);
+    assert.ok(database.client === 'postgres');
+    assert.equal(database.schema, 'idp');
+    const url = new URL(database.connectionString);
+    assert.equal(url.searchParams.get('schema'), null);
+    assert.equal(url.searchParams.get('sslmode'), 'require');
+  });
+
   it('an smtp URL, a log level, a long initial access token and custom acr names', () => {
     const config = loadConfig(
       {
@@ -155,6 +164,11 @@ describe('loadConfig refuses', () => {
     ['a malformed Android origin', { LATCHKEY_ISSUER: 'https://login.example.com', LATCHKEY_ORIGINS: 'android:apk-key-hash:short!' }, 'LATCHKEY_ORIGINS'],
     ['an empty origin list', { LATCHKEY_ORIGINS: ' , ,' }, 'LATCHKEY_ORIGINS'],
     ['a MySQL database', { DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    ['a PostgreSQL schema that is not an identifier', { DATABASE_URL: 'postgres://db/latchkey?schema=idp;drop' }, 'DATABASE_URL'],
+    ['a REDIS_URL that is not redis', { REDIS_URL: 'http://cache:6379' }, 'REDIS_URL'],
+    ['an unknown recovery mode', { LATCHKEY_RECOVERY: 'sms' }, 'LATCHKEY_RECOVERY'],
+    ['a short metrics token', { LATCHKEY_METRICS_TOKEN: 'short' }, 'LATCHKEY_METRICS_TOKEN'],
+    ['zero proxy hops', { LATCHKEY_PROXY_HOPS: '0' }, 'LATCHKEY_PROXY_HOPS'],
     ['a sqlite URL without a path', { DATABASE_URL: 'sqlite:' }, 'DATABASE_URL'],
     ['an SMTP_URL that is not smtp', { SMTP_URL: 'http://x' }, 'SMTP_URL'],
     ['an SMTP_URL that is not a URL', { SMTP_URL: 'mail.example.com' }, 'SMTP_URL'],
@@ -164,6 +178,7 @@ describe('loadConfig refuses', () => {
     ['an email code TTL out of range', { LATCHKEY_EMAIL_CODE_TTL: '5' }, 'LATCHKEY_EMAIL_CODE_TTL'],
     ['zero email code attempts', { LATCHKEY_EMAIL_CODE_ATTEMPTS: '0' }, 'LATCHKEY_EMAIL_CODE_ATTEMPTS'],
     ['two acr levels with one name', { LATCHKEY_ACR_PHR: 'same', LATCHKEY_ACR_PHRH: 'same' }, 'LATCHKEY_ACR_OTP'],
+    ['a pop level named like the otp level', { LATCHKEY_ACR_POP: 'urn:latchkey:acr:otp' }, 'LATCHKEY_ACR_OTP'],
   ];
   for (const [label, env, variable] of cases) {
     it(`${label} (${variable})`, () => assertRejected(env, variable));

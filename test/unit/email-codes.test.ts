@@ -105,10 +105,11 @@ describe('EmailCodes', () => {
     assert.equal(await codes.verify('signup', 'int-1', code), 'ada@example.com');
   });
 
-  it('a malformed guess is email_code_invalid', async () => {
-    await codes.issue('signup', 'ada@example.com', 'int-1');
+  it('a malformed guess is email_code_invalid and counts as an attempt too', async () => {
     for (const guess of ['12345', '1234567', 'abcdef', '', undefined, 123456, null]) {
+      await codes.issue('signup', 'ada@example.com', 'int-1');
       await rejectsWith(codes.verify('signup', 'int-1', guess), 'email_code_invalid');
+      assert.equal([...repo.records.values()][0]?.attempts, 1);
     }
   });
 

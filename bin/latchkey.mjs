@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// Latchkey's command-line tool: runs the TypeScript sources through tsx, like `npm start`.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../src/cli/main.ts');

@@ -1,0 +1,105 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from '../config/env.ts';
+import { openDatabase, type Db } from '../storage/db.ts';
+import { migrateToLatest, migrationsAreCurrent } from '../storage/migrate.ts';
+import { purgeExpired } from '../storage/purge.ts';
+import { clientsCommand } from './clients.ts';
+import { keysCommand } from './keys.ts';
+import { UsageError, type Output } from './output.ts';
+
+const USAGE = `Usage: latchkey <command> [options]
+
+Reads the same environment as the server (DATABASE_URL, LATCHKEY_ISSUER, …).
+
+  migrate                              apply pending database migrations
+  purge                                delete expired challenges, codes, sessions and tokens
+  clients list [--json]                clients stored in the database (not those of LATCHKEY_CLIENTS_FILE)
+  clients add --redirect-uri URL [--redirect-uri URL …] [--name NAME] [--id CLIENT_ID]
+              [--post-logout-redirect-uri URL …] [--grant-type TYPE …] [--public]
+              [--first-party] [--minimum-acr ACR]
+                                       register a client; prints its id and secret once
+  clients remove CLIENT_ID             remove a client and every grant and token issued to it
+  keys list [--json]                   signing keys and cookie secrets with their states
+  keys rotate  [--cookie | --alg ALG]  add the next key: published, not yet signing
+  keys promote [--cookie | --alg ALG] [--force]
+                                       the next key starts signing; the active one is kept to verify
+  keys retire  [--cookie | --alg ALG] [--grace SECONDS]
+                                       stop publishing keys whose tokens/cookies have expired
+
+Signing-key commands act on ES256 and RS256 together unless --alg names one.
+`;
+
+/** Runs one command; returns the exit code (0 done, 1 refused or failed, 2 bad usage). */
+export async function run(argv: string[], out: Output, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    out.print(USAGE);
+    return command ? 0 : 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      out.error(`latchkey: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+  const db = openDatabase(config.database);
+  try {
+    if (command === 'migrate') {
+      const applied = await migrateToLatest(db);
+      out.print(applied.length > 0 ? `applied ${applied.join(', ')}` : 'the database is up to date');
+      return 0;
+    }
+    // Every other command needs the schema this build knows.
+    if (!(await migrationsAreCurrent(db))) {
+      out.error('latchkey: the database has pending migrations: run `latchkey migrate` first');
+      return 1;
+    }
+    switch (command) {
+      case 'purge':
+        return await purge(db, out);
+      case 'clients':
+        return await clientsCommand(rest, { config, db, out });
+      case 'keys':
+        return await keysCommand(rest, { config, db, out });
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      out.error(`latchkey: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw error;
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function purge(db: Db, out: Output): Promise<number> {
+  const removed = await purgeExpired(db, Date.now());
+  out.print(Object.entries(removed).map(([table, n]) => `${table}: ${n} expired rows deleted`).join('\n'));
+  return 0;
+}
+
+/** Options shared by parseArgs calls: strict, so a typo is an error rather than ignored. */
+export function parse<T extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('latchkey.mjs') || process.argv[1]?.endsWith('latchkey')) {
+  run(process.argv.slice(2), { print: (s) => console.log(s), error: (s) => console.error(s) }).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error('latchkey failed:', error);
+      process.exit(1);
+    },
+  );
+}

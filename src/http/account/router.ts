@@ -1,0 +1,187 @@
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Context, Middleware } from 'koa';
+import type { AccountSelfService } from '../../domain/account/self-service.ts';
+import type { SignedInSession } from '../../domain/account/types.ts';
+import { DomainError } from '../../domain/errors.ts';
+import type { Render } from '../views.ts';
+import type { AccountSignIn } from './sign-in.ts';
+import { accountPageView, setFlash, takeFlash, type Flash } from './view.ts';
+
+export interface AccountRouteDeps {
+  readonly service: AccountSelfService;
+  readonly signIn: AccountSignIn;
+  readonly render: Render;
+  readonly csrf: { issue: Middleware; verify: Middleware };
+  readonly rpId: string;
+  readonly reauthSeconds: number;
+  /** Cookies over https only. */
+  readonly secure: boolean;
+}
+
+/** Sentences for the ways an account sign-in can come back without the person signed in. */
+const CALLBACK_ERRORS: Record<string, string> = {
+  state: 'This sign-in has expired or was started in another tab.',
+  access_denied: 'You cancelled signing in.',
+  unmet_authentication_requirements: 'That passkey could not confirm it’s you strongly enough. Try another of your passkeys.',
+  login_required: 'You are not signed in.',
+};
+
+function wantsJson(ctx: Context): boolean {
+  return ctx.accepts('html', 'json') === 'json' || ctx.is('application/json') === 'application/json';
+}
+
+/**
+ * The self-service account page at /account: passkeys, sessions and application access of the
+ * person signed in to Latchkey itself. Each route reads the server-side session, calls one
+ * domain function and redirects back to the page (forms) or answers JSON (passkey ceremony).
+ */
+export function accountRouter(deps: AccountRouteDeps): Router {
+  const { service, signIn, render, csrf } = deps;
+  const router = new Router({ prefix: '/account' });
+  const body = bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '32kb', formLimit: '8kb', jsonStrict: true });
+
+  router.use(csrf.issue);
+  router.use(async (ctx, next) => {
+    // Personal data and one-time tokens: never cached.
+    ctx.set('Cache-Control', 'no-store');
+    if (ctx.method !== 'POST') return next();
+    // Every state-changing request: bounded body, then the CSRF check.
+    await body(ctx, () => csrf.verify(ctx, next));
+  });
+
+  const field = (ctx: Context, name: string): unknown => (ctx.request.body as Record<string, unknown> | undefined)?.[name];
+
+  async function showPage(ctx: Context, session: SignedInSession, extra: { flash?: Flash; error?: string } = {}): Promise<void> {
+    const overview = await service.overview(session);
+    ctx.type = 'html';
+    ctx.body = render('account.njk', accountPageView(overview, { csrfToken: ctx.state.csrfToken, rpId: deps.rpId, reauthSeconds: deps.reauthSeconds, ...extra }));
+  }
+
+  function message(ctx: Context, status: number, title: string, text: string, link: { href: string; label: string }): void {
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.body = render('account-message.njk', { title, text, link });
+  }
+
+  /** The session a POST acts for; a signed-out JSON caller gets 401. */
+  async function requireSession(ctx: Context): Promise<SignedInSession> {
+    const session = await signIn.current(ctx);
+    if (!session) throw new DomainError('account_sign_in_required', 'Sign in to change your account.');
+    return session;
+  }
+
+  /**
+   * A form on the page: on success back to the page with a notice; on a refusal the page again
+   * with the reason; when the change needs a fresh passkey ceremony, through re-authentication.
+   */
+  function form(action: (ctx: Context, session: SignedInSession) => Promise<Flash | 'signed-out'>): (ctx: Context) => Promise<void> {
+    return async (ctx) => {
+      const session = await signIn.current(ctx);
+      if (!session) {
+        if (wantsJson(ctx)) throw new DomainError('account_sign_in_required', 'Sign in to change your account.');
+        ctx.status = 303;
+        ctx.redirect('/account');
+        return;
+      }
+      let outcome: Flash | 'signed-out';
+      try {
+        outcome = await action(ctx, session);
+      } catch (error) {
+        if (!(error instanceof DomainError) || wantsJson(ctx)) throw error;
+        if (error.code === 'reauthentication_required') {
+          ctx.status = 303;
+          ctx.redirect('/account/reauth');
+          return;
+        }
+        if (error.code === 'account_disabled' || error.code === 'account_sign_in_required') throw error;
+        ctx.status = error.status;
+        await showPage(ctx, session, { error: error.message });
+        return;
+      }
+      ctx.status = 303;
+      if (outcome === 'signed-out') {
+        ctx.redirect('/account/signed-out');
+        return;
+      }
+      setFlash(ctx, outcome, deps.secure);
+      ctx.redirect('/account');
+    };
+  }
+
+  router.get('/', async (ctx) => {
+    const session = await signIn.current(ctx);
+    if (!session) {
+      signIn.redirect(ctx, 'signin');
+      return;
+    }
+    const flash = takeFlash(ctx);
+    await showPage(ctx, session, flash ? { flash } : {});
+  });
+
+  router.get('/callback', async (ctx) => {
+    const result = signIn.callback(ctx);
+    if (!result.ok) {
+      const text = CALLBACK_ERRORS[result.reason] ?? 'Signing in did not work.';
+      message(ctx, 400, 'Not signed in', text, { href: '/account', label: 'Sign in to your account' });
+      return;
+    }
+    if (result.purpose === 'reauth') setFlash(ctx, { notice: 'reauthenticated' }, deps.secure);
+    ctx.status = 303;
+    ctx.redirect('/account');
+  });
+
+  // Adding or removing a passkey needs a recent passkey ceremony: this starts one.
+  router.get('/reauth', async (ctx) => {
+    signIn.redirect(ctx, (await signIn.current(ctx)) ? 'reauth' : 'signin');
+  });
+
+  router.get('/signed-out', async (ctx) => {
+    message(ctx, 200, 'You are signed out', 'You have been signed out on this browser.', { href: '/account', label: 'Sign in again' });
+  });
+
+  // Add a passkey: options for a new credential (the account's own excluded), then verify.
+  router.post('/passkeys/options', async (ctx) => {
+    ctx.body = await service.registrationOptions(await requireSession(ctx));
+  });
+
+  router.post('/passkeys/verify', async (ctx) => {
+    const added = await service.addPasskey(await requireSession(ctx), ctx.request.body);
+    setFlash(ctx, { notice: 'added' }, deps.secure);
+    ctx.body = { redirectTo: '/account', passkey: { id: added.id, name: added.name } };
+  });
+
+  router.post(
+    '/passkeys/rename',
+    form(async (ctx, session) => {
+      await service.renamePasskey(session, field(ctx, 'passkey'), field(ctx, 'name'));
+      return { notice: 'renamed' };
+    }),
+  );
+
+  router.post(
+    '/passkeys/remove',
+    form(async (ctx, session) => {
+      const removed = await service.removePasskey(session, field(ctx, 'passkey'));
+      return { notice: 'removed', removed: removed.id };
+    }),
+  );
+
+  router.post(
+    '/sessions/end',
+    form(async (ctx, session) => {
+      const { current } = await service.endSession(session, field(ctx, 'session'));
+      return current ? 'signed-out' : { notice: 'session_ended' };
+    }),
+  );
+
+  router.post(
+    '/grants/revoke',
+    form(async (ctx, session) => {
+      await service.revokeApplication(session, field(ctx, 'client'));
+      return { notice: 'revoked' };
+    }),
+  );
+
+  return router;
+}

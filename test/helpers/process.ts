@@ -1,0 +1,52 @@
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+
+export const ROOT = new URL('../..', import.meta.url).pathname;
+
+/** A TCP port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface LatchkeyProcess {
+  readonly child: ChildProcessByStdio<null, Readable, Readable>;
+  /** Resolves once the process printed its issuer (it listens), rejects if it exits first. */
+  readonly ready: Promise<void>;
+  readonly exited: Promise<number | null>;
+  output(): string;
+}
+
+/** Runs src/main.ts as `npm start` does, in `cwd`, listening on 127.0.0.1. */
+export function launchLatchkey(cwd: string, env: Record<string, string>): LatchkeyProcess {
+  // tsx resolved from here: the child runs in another working directory.
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/main.ts')], {
+    cwd,
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready in 30 s:\n${output}`)), 30_000);
+    child.stdout.on('data', () => {
+      if (output.includes('Latchkey issuer:')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code}:\n${output}`));
+    });
+  });
+  ready.catch(() => undefined);
+  return { child, ready, exited, output: () => output };
+}
