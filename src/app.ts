@@ -5,7 +5,9 @@ import Provider from 'oidc-provider';
 import type { ClientMetadata } from 'oidc-provider';
 import type { Config } from './config/env.ts';
 import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, accountClient } from './config/account-client.ts';
+import { MetadataService } from '@simplewebauthn/server';
 import { readAuthenticatorMetadata } from './config/authenticator-metadata.ts';
+import { readMdsBlob } from './config/mds-blob.ts';
 import { buildOidcConfiguration } from './config/oidc.ts';
 import { AccountSelfService } from './domain/account/self-service.ts';
 import type { Clock } from './domain/clock.ts';
@@ -73,6 +75,13 @@ export interface LatchkeyApp {
 export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   const { config, db, logger, clock } = deps;
   const keys = await loadOrCreateKeys(db, clock());
+  // Authenticator metadata from a FIDO MDS BLOB: attestation of known models must then chain to
+  // their published roots (@simplewebauthn/server checks it), and the pages can name them.
+  const mds = config.mdsBlob ? await readMdsBlob(config.mdsBlob, config.mdsRoot) : [];
+  if (mds.length > 0) {
+    // mdsServers: [] — never download anything; the operator supplies the BLOB.
+    await MetadataService.initialize({ statements: mds.map((m) => m.statement), mdsServers: [], verificationMode: 'permissive' });
+  }
   const render = createRenderer({ productName: config.rpName });
 
   const accounts = new KnexAccountRepository(db);
@@ -139,6 +148,31 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   if (deps.clients.some((c) => c.client_id === ACCOUNT_CLIENT_ID)) {
     throw new Error(`client_id ${ACCOUNT_CLIENT_ID} is reserved for Latchkey's account page; rename that client`);
   }
+
+  const metrics = new Metrics();
+  let draining = false;
+  const operations = operationsRouter({
+    metrics,
+    metricsToken: config.metricsToken,
+    databaseHealth: () => checkDatabase(db, 2000),
+    draining: () => draining,
+  });
+
+  const app = new Koa();
+  // The parent app signs cookies with the same keys as oidc-provider, or interaction cookies break.
+  app.keys = keys.cookieKeys;
+  app.proxy = config.trustProxy;
+  // Only the entries our own proxies appended to X-Forwarded-For are believed; a client can prepend anything.
+  app.maxIpsCount = config.proxyHops;
+  const limits = new RateLimits(storeFactory(db, deps.redis), config.rateLimitScale);
+  await limits.ready;
+  app.use(observeRequests(logger, metrics));
+  app.use(securityHeaders({ https }));
+  app.use(errorHandler(logger, render));
+  app.use(countCeremonies(provider, metrics));
+  app.use(operations.routes());
+  app.use(tokenRateLimit(limits, '/token'));
+  const interactions = interactionRouter({ provider, signIn, signup, recovery, accounts, acr: config.acr, render, clock, csrf, limits });
   const account = accountRouter({
     service: new AccountSelfService({
       accounts,
@@ -167,35 +201,11 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
     }),
     render,
     csrf,
+    limits,
     rpId: config.rpId,
     reauthSeconds: config.accountReauthSeconds,
     secure: https,
   });
-
-  const metrics = new Metrics();
-  let draining = false;
-  const operations = operationsRouter({
-    metrics,
-    metricsToken: config.metricsToken,
-    databaseHealth: () => checkDatabase(db, 2000),
-    draining: () => draining,
-  });
-
-  const app = new Koa();
-  // The parent app signs cookies with the same keys as oidc-provider, or interaction cookies break.
-  app.keys = keys.cookieKeys;
-  app.proxy = config.trustProxy;
-  // Only the entries our own proxies appended to X-Forwarded-For are believed; a client can prepend anything.
-  app.maxIpsCount = config.proxyHops;
-  const limits = new RateLimits(storeFactory(db, deps.redis), config.rateLimitScale);
-  await limits.ready;
-  app.use(observeRequests(logger, metrics));
-  app.use(securityHeaders({ https }));
-  app.use(errorHandler(logger, render));
-  app.use(countCeremonies(provider, metrics));
-  app.use(operations.routes());
-  app.use(tokenRateLimit(limits, '/token'));
-  const interactions = interactionRouter({ provider, signIn, signup, recovery, accounts, acr: config.acr, render, clock, csrf, limits });
   const assets = assetsRouter();
   app.use(assets.routes());
   app.use(interactions.routes());

@@ -42,6 +42,9 @@ export interface Config {
   readonly redisUrl: string | undefined;
   /** Multiplies every rate-limit budget (2 = twice as many requests allowed). */
   readonly rateLimitScale: number;
+  /** A FIDO Metadata Service BLOB (JWT) on disk, and the PEM root that must have signed it. */
+  readonly mdsBlob: string | undefined;
+  readonly mdsRoot: string | undefined;
   readonly logLevel: string;
   readonly acr: AcrNames;
   /** Seconds each level keeps satisfying step-up requests after its ceremony (0 = no limit). */
@@ -214,6 +217,11 @@ function parseSmtpUrl(env: Env): string | undefined {
   return raw;
 }
 
+function optionalPath(env: Env, name: string, cwd: string): string | undefined {
+  const raw = value(env, name);
+  return raw === undefined ? undefined : resolve(cwd, raw);
+}
+
 function parseRedisUrl(env: Env): string | undefined {
   const raw = value(env, 'REDIS_URL');
   if (raw === undefined) return undefined;
@@ -273,6 +281,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     proxyHops: integer(env, 'LATCHKEY_PROXY_HOPS', 1, 1, 10),
     redisUrl: parseRedisUrl(env),
     rateLimitScale: integer(env, 'LATCHKEY_RATE_LIMIT_SCALE', 1, 1, 10_000),
+    mdsBlob: optionalPath(env, 'LATCHKEY_MDS_BLOB', cwd),
+    mdsRoot: optionalPath(env, 'LATCHKEY_MDS_ROOT', cwd),
     logLevel,
     acr: parseAcrNames(env),
     acrMaxAge: {

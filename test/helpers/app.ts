@@ -84,7 +84,7 @@ export async function startLatchkey(options: StartOptions = {}): Promise<TestSer
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
-  const config = loadConfig({
+  const config = tryOrClose(server, () => loadConfig({
     PORT: String(port),
     DATABASE_URL: databaseUrl,
     LATCHKEY_INITIAL_ACCESS_TOKEN: INITIAL_ACCESS_TOKEN,
@@ -92,12 +92,12 @@ export async function startLatchkey(options: StartOptions = {}): Promise<TestSer
     // Protocol suites make hundreds of ceremonies from one address; test/security/rate-limits uses the real budgets.
     LATCHKEY_RATE_LIMIT_SCALE: '1000',
     ...Object.fromEntries(Object.entries(options.env ?? {}).map(([k, v]) => [k, v.replaceAll('{PORT}', String(port))])),
-  });
+  }));
   const db = openDatabase(config.database);
   await migrateToLatest(db);
   const mailbox = new Mailbox();
   let offset = 0;
-  const { app, provider, metrics, reloadKeys } = await createApp({
+  const built = await createApp({
     config,
     db,
     logger: options.logger ?? createLogger(config.logLevel),
@@ -105,7 +105,13 @@ export async function startLatchkey(options: StartOptions = {}): Promise<TestSer
     clients: options.clients ?? [],
     clock: () => Date.now() + offset,
     redis: options.redis,
+  }).catch(async (error: unknown) => {
+    // A start that fails (tests of bad configuration) leaves nothing open behind it.
+    server.close();
+    await db.destroy();
+    throw error;
   });
+  const { app, provider, metrics, reloadKeys } = built;
   server.on('request', app.callback());
   return {
     issuer: config.issuer,
@@ -129,4 +135,14 @@ export async function startLatchkey(options: StartOptions = {}): Promise<TestSer
       if (!options.sqliteFile) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Runs a start step; if it throws, the listening server is closed first. */
+function tryOrClose<T>(server: Server, step: () => T): T {
+  try {
+    return step();
+  } catch (error) {
+    server.close();
+    throw error;
+  }
 }
