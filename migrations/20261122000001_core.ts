@@ -43,7 +43,8 @@ export async function up(knex: Knex): Promise<void> {
     t.bigInteger('expires_at').notNullable();
     t.bigInteger('verified_at');
     t.bigInteger('created_at').notNullable();
-    t.index(['interaction_uid', 'purpose']);
+    // One live code per interaction and purpose, even when two "send code" requests race.
+    t.unique(['interaction_uid', 'purpose']);
     t.index(['expires_at']);
   });
 

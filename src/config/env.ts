@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import type { LevelMaxAges } from '../domain/step-up.ts';
 
@@ -165,9 +166,16 @@ function parseOrigins(env: Env, issuer: URL, rpId: string): string[] {
 }
 
 function parseRpId(env: Env, issuer: URL): string {
-  const rpId = value(env, 'LATCHKEY_RP_ID') ?? issuer.hostname;
+  const configured = value(env, 'LATCHKEY_RP_ID');
+  const rpId = configured ?? issuer.hostname;
+  // Blame the variable the value came from.
+  const variable = configured === undefined ? 'LATCHKEY_ISSUER' : 'LATCHKEY_RP_ID';
+  // WebAuthn refuses IP addresses as RP IDs: passkeys need a domain name.
+  if (isIP(rpId.replace(/^\[|\]$/g, '')) !== 0) {
+    throw new ConfigError(variable, `"${rpId}" is an IP address; passkeys need a domain name (use localhost for local runs)`);
+  }
   if (!/^[a-z0-9.-]+$/.test(rpId) || rpId.startsWith('.') || rpId.endsWith('.')) {
-    throw new ConfigError('LATCHKEY_RP_ID', `"${rpId}" is not a domain name such as example.com`);
+    throw new ConfigError(variable, `"${rpId}" is not a domain name such as example.com`);
   }
   // The RP ID must be the issuer's host or a registrable suffix of it, or the hosted pages cannot use it.
   if (issuer.hostname !== rpId && !issuer.hostname.endsWith(`.${rpId}`)) {
@@ -179,7 +187,12 @@ function parseRpId(env: Env, issuer: URL): string {
 function parseDatabase(env: Env, cwd: string): DatabaseConfig {
   const raw = value(env, 'DATABASE_URL') ?? 'sqlite:./data/latchkey.sqlite3';
   if (raw.startsWith('sqlite:')) {
-    const path = raw.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    let path = raw.slice('sqlite:'.length);
+    // sqlite:///abs/path is an absolute path; sqlite://x would silently mean /x, so it is refused.
+    if (path.startsWith('///')) path = path.slice(2);
+    else if (path.startsWith('//')) {
+      throw new ConfigError('DATABASE_URL', `"${raw}" is ambiguous: use sqlite:./relative/file.sqlite3 or sqlite:///absolute/file.sqlite3`);
+    }
     if (!path) throw new ConfigError('DATABASE_URL', 'sqlite: needs a file path, e.g. sqlite:./data/latchkey.sqlite3');
     return { client: 'sqlite', filename: isAbsolute(path) ? path : resolve(cwd, path) };
   }

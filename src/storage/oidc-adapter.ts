@@ -24,7 +24,7 @@ export class KnexOidcAdapter implements Adapter {
       uid: payload.uid ?? null,
       account_id: payload.accountId ?? null,
       client_id: payload.clientId ?? null,
-      expires_at: expiresIn ? this.now() + expiresIn * 1000 : null,
+      expires_at: expiresIn !== undefined ? this.now() + expiresIn * 1000 : null,
     };
     await this.db('oidc_payloads').insert(row).onConflict(['model', 'id']).merge(['payload', 'grant_id', 'user_code', 'uid', 'account_id', 'client_id', 'expires_at']);
   }
@@ -81,6 +81,9 @@ export async function findGrantId(db: Db, accountId: string, clientId: string, n
   const row = await db('oidc_payloads')
     .where({ model: 'Grant', account_id: accountId, client_id: clientId })
     .andWhere((q) => q.whereNull('expires_at').orWhere('expires_at', '>', now))
+    // No expiry (NULL) first, then the latest; spelled out because the databases sort NULL
+    // differently and knex's `nulls first` is broken for SQLite.
+    .orderByRaw('CASE WHEN expires_at IS NULL THEN 0 ELSE 1 END')
     .orderBy('expires_at', 'desc')
     .first('id');
   return row ? String(row.id) : undefined;

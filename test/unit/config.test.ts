@@ -184,3 +184,19 @@ describe('loadConfig refuses', () => {
     it(`${label} (${variable})`, () => assertRejected(env, variable));
   }
 });
+
+describe('loadConfig refuses values that would silently misbehave', () => {
+  it('refuses sqlite://relative, which would mean an absolute path', () => {
+    assertRejected({ DATABASE_URL: 'sqlite://data/latchkey.sqlite3' }, 'DATABASE_URL');
+    assert.deepEqual(loadConfig({ DATABASE_URL: 'sqlite:///var/lib/latchkey/db.sqlite3' }, '/srv').database, {
+      client: 'sqlite',
+      filename: '/var/lib/latchkey/db.sqlite3',
+    });
+  });
+
+  it('refuses an IP address as the RP ID, naming the variable it came from', () => {
+    assertRejected({ LATCHKEY_ISSUER: 'https://10.0.0.1' }, 'LATCHKEY_ISSUER');
+    assertRejected({ LATCHKEY_ISSUER: 'https://[::1]' }, 'LATCHKEY_ISSUER');
+    assertRejected({ LATCHKEY_ISSUER: 'https://login.example.com', LATCHKEY_RP_ID: '192.168.1.1' }, 'LATCHKEY_RP_ID');
+  });
+});

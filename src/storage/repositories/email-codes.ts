@@ -19,9 +19,9 @@ export class KnexEmailCodeRepository implements EmailCodeRepository {
   constructor(private readonly db: Db) {}
 
   async replace(record: EmailCodeRecord, createdAt: number): Promise<void> {
-    await this.db.transaction(async (trx) => {
-      await trx('email_codes').where({ interaction_uid: record.interactionUid, purpose: record.purpose }).delete();
-      await trx('email_codes').insert({
+    // An upsert on the (interaction, purpose) unique key: racing requests leave exactly one code.
+    await this.db('email_codes')
+      .insert({
         id: record.id,
         purpose: record.purpose,
         email: record.email,
@@ -31,8 +31,9 @@ export class KnexEmailCodeRepository implements EmailCodeRepository {
         expires_at: record.expiresAt,
         verified_at: record.verifiedAt,
         created_at: createdAt,
-      });
-    });
+      })
+      .onConflict(['interaction_uid', 'purpose'])
+      .merge();
   }
 
   async findLatest(interactionUid: string, purpose: EmailCodePurpose): Promise<EmailCodeRecord | undefined> {
