@@ -47,9 +47,11 @@
       return 'The passkey request was cancelled. Try again when you are ready.';
     }
     if (name === 'NotAllowedError') {
-      return ceremony === 'create'
-        ? 'The passkey was not created: the request was cancelled or timed out. Try again, or use another device.'
-        : 'No passkey was used: the request was cancelled, timed out, or this device has no passkey for this site. Try again, use a passkey on your phone (choose "use another device"), or create an account.';
+      if (ceremony === 'create') return 'The passkey was not created: the request was cancelled or timed out. Try again, or use another device.';
+      if (ceremony === 'confirm') {
+        return 'No passkey was used: the request was cancelled, timed out, or this device has no passkey for your account. Try again, or use a passkey on your phone (choose "use another device").';
+      }
+      return 'No passkey was used: the request was cancelled, timed out, or this device has no passkey for this site. Try again, use a passkey on your phone (choose "use another device"), or create an account.';
     }
     if (name === 'SecurityError') return 'Your browser refused the passkey request for this site address. Check the address and try again.';
     if (name === 'NotSupportedError') return 'This device does not support the passkey type we need. Try another device or browser.';

@@ -24,7 +24,8 @@
     try {
       await signIn(body, false);
     } catch (error) {
-      showStatus(explain(error, 'get'));
+      // The step-up page (no email form) confirms someone already signed in: no "create an account".
+      showStatus(explain(error, form ? 'get' : 'confirm'));
       button.disabled = false;
       if (form) startAutofill();
     } finally {
