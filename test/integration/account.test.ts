@@ -416,6 +416,11 @@ describe('account page', () => {
     it('lists the account’s sessions and ends one: that browser is signed out', async () => {
       const cara = await person('cara@example.com');
       const other = await signInAtAccount(cara.authenticator);
+      // An application the other browser signed in to, without offline_access: its tokens live as long as the session.
+      const rp = await registerRelyingParty(server);
+      const request = await authorizationRequest(rp);
+      const tokens = await redeem(rp, request, await finishAtApplication(other, (await other.follow(request.url.href)).url));
+      assert.equal((await oidc.fetchUserInfo(rp, tokens.access_token, tokens.claims()!.sub)).email, cara.email);
       const { html, csrf } = await accountPage(cara.browser);
       const sessions = sessionUids(html);
       assert.ok(sessions.length >= 3, 'sign-up browser, this one and the other');
@@ -435,6 +440,7 @@ describe('account page', () => {
       const signedOut = await other.get('/account');
       assert.equal(signedOut.status, 303);
       assert.match(signedOut.headers.get('location')!, /^\/auth\?/, 'the other browser has to sign in again');
+      await assert.rejects(oidc.fetchUserInfo(rp, tokens.access_token, tokens.claims()!.sub), 'the session’s access token stops working');
 
       const again = await json(cara.browser, '/account/sessions/end', { session: otherUid }, after.csrf);
       assert.equal(again.status, 404);

@@ -63,6 +63,21 @@ describe('AuthenticatorCatalog', () => {
   });
 });
 
+describe('AuthenticatorCatalog.withFallback (FIDO MDS names)', () => {
+  it('adds models the file does not name, keeps the file’s names, and still drops unsafe icons', () => {
+    const fromFile = AuthenticatorCatalog.parse({ [AAGUID]: { name: 'From the file' } });
+    const merged = fromFile.withFallback([
+      { aaguid: AAGUID, name: 'From MDS' },
+      { aaguid: 'CB69481E-8FF7-4039-93EC-0A2729A154A8', name: ' YubiKey 5 Series ', iconLight: PNG, iconDark: 'https://evil.example/x.png' },
+      { aaguid: 'not-an-aaguid', name: 'Ignored' },
+    ]);
+    assert.equal(merged.size, 2);
+    assert.equal(merged.lookup(AAGUID)!.name, 'From the file');
+    assert.deepEqual(merged.lookup('cb69481e-8ff7-4039-93ec-0a2729a154a8'), { name: 'YubiKey 5 Series', iconLight: PNG });
+    assert.equal(fromFile.size, 1, 'the original catalog is unchanged');
+  });
+});
+
 describe('account configuration', () => {
   it('re-authentication lasts 300 seconds unless configured (30 to 3600)', () => {
     assert.equal(loadConfig({}, '/srv').accountReauthSeconds, 300);

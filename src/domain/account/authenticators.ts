@@ -50,6 +50,22 @@ export class AuthenticatorCatalog {
     return new AuthenticatorCatalog(models);
   }
 
+  /** This catalog with more models added; models it already names keep their entry. */
+  withFallback(models: Iterable<{ readonly aaguid: string } & AuthenticatorModel>): AuthenticatorCatalog {
+    const merged = new Map<string, AuthenticatorModel>();
+    for (const { aaguid, name, iconLight, iconDark } of models) {
+      const key = aaguid.toLowerCase();
+      if (!AAGUID.test(key) || name.trim() === '') continue;
+      merged.set(key, {
+        name: name.trim().slice(0, MAX_NAME),
+        ...(safeIcon(iconLight) ? { iconLight } : {}),
+        ...(safeIcon(iconDark) ? { iconDark } : {}),
+      });
+    }
+    for (const [aaguid, model] of this.models) merged.set(aaguid, model);
+    return new AuthenticatorCatalog(merged);
+  }
+
   get size(): number {
     return this.models.size;
   }

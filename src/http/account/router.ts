@@ -4,6 +4,7 @@ import type { Context, Middleware } from 'koa';
 import type { AccountSelfService } from '../../domain/account/self-service.ts';
 import type { SignedInSession } from '../../domain/account/types.ts';
 import { DomainError } from '../../domain/errors.ts';
+import type { LimitName, RateLimits } from '../middleware/rate-limit.ts';
 import type { Render } from '../views.ts';
 import type { AccountSignIn } from './sign-in.ts';
 import { accountPageView, setFlash, takeFlash, type Flash } from './view.ts';
@@ -13,6 +14,7 @@ export interface AccountRouteDeps {
   readonly signIn: AccountSignIn;
   readonly render: Render;
   readonly csrf: { issue: Middleware; verify: Middleware };
+  readonly limits: RateLimits;
   readonly rpId: string;
   readonly reauthSeconds: number;
   /** Cookies over https only. */
@@ -26,6 +28,16 @@ const CALLBACK_ERRORS: Record<string, string> = {
   unmet_authentication_requirements: 'That passkey could not confirm it’s you strongly enough. Try another of your passkeys.',
   login_required: 'You are not signed in.',
 };
+
+/** The passkey ceremony spends the same budgets as on the sign-in pages; the other forms are cheap. */
+function limitOf(ctx: Context): { name: LimitName; subject?: string } | undefined {
+  if (ctx.path === '/account/passkeys/options') return { name: 'ceremonyOptions' };
+  if (ctx.path === '/account/passkeys/verify') {
+    const id = (ctx.request.body as { id?: unknown } | undefined)?.id;
+    return { name: 'ceremonyVerify', subject: typeof id === 'string' ? id.slice(0, 200) : undefined };
+  }
+  return undefined;
+}
 
 function wantsJson(ctx: Context): boolean {
   return ctx.accepts('html', 'json') === 'json' || ctx.is('application/json') === 'application/json';
@@ -46,8 +58,12 @@ export function accountRouter(deps: AccountRouteDeps): Router {
     // Personal data and one-time tokens: never cached.
     ctx.set('Cache-Control', 'no-store');
     if (ctx.method !== 'POST') return next();
-    // Every state-changing request: bounded body, then the CSRF check.
-    await body(ctx, () => csrf.verify(ctx, next));
+    // Every state-changing request: bounded body, its rate budget, then the CSRF check.
+    await body(ctx, async () => {
+      const limit = limitOf(ctx);
+      if (limit) await deps.limits.consume(limit.name, ctx.ip, limit.subject);
+      await csrf.verify(ctx, next);
+    });
   });
 
   const field = (ctx: Context, name: string): unknown => (ctx.request.body as Record<string, unknown> | undefined)?.[name];
@@ -122,7 +138,7 @@ export function accountRouter(deps: AccountRouteDeps): Router {
   router.get('/callback', async (ctx) => {
     const result = signIn.callback(ctx);
     if (!result.ok) {
-      const text = CALLBACK_ERRORS[result.reason] ?? 'Signing in did not work.';
+      const text = Object.hasOwn(CALLBACK_ERRORS, result.reason) ? CALLBACK_ERRORS[result.reason]! : 'Signing in did not work.';
       message(ctx, 400, 'Not signed in', text, { href: '/account', label: 'Sign in to your account' });
       return;
     }

@@ -21,7 +21,10 @@ export interface AccountSignInOptions {
 }
 
 /** The outcome of the authorization request, as the callback sees it. */
-export type CallbackResult = { readonly ok: true; readonly purpose: SignInPurpose } | { readonly ok: false; readonly reason: 'state' | string };
+export type CallbackResult =
+  | { readonly ok: true; readonly purpose: SignInPurpose }
+  /** `state` when the browser did not start this sign-in, else the OAuth error it came back with. */
+  | { readonly ok: false; readonly reason: string };
 
 /**
  * Signing in to Latchkey's own pages. The account page is a client of Latchkey's authorization
