@@ -1,6 +1,10 @@
 import type { Knex } from 'knex';
 import * as core from './20261122000001_core.ts';
 import * as rateLimits from './20261122000002_rate_limits.ts';
+import * as managementApi from './20261122000003_management_api.ts';
+import * as eventsWebhooks from './20261122000004_events_webhooks.ts';
+import * as enrollmentLinks from './20261122000005_enrollment_links.ts';
+import * as backchannelApprovals from './20261122000006_backchannel_approvals.ts';
 
 /**
  * Every migration in order. Listed here rather than read from the folder so the same list
@@ -9,4 +13,8 @@ import * as rateLimits from './20261122000002_rate_limits.ts';
 export const migrations: ReadonlyArray<readonly [name: string, migration: Knex.Migration]> = [
   ['20261122000001_core', core],
   ['20261122000002_rate_limits', rateLimits],
+  ['20261122000003_management_api', managementApi],
+  ['20261122000004_events_webhooks', eventsWebhooks],
+  ['20261122000005_enrollment_links', enrollmentLinks],
+  ['20261122000006_backchannel_approvals', backchannelApprovals],
 ];

@@ -45,7 +45,26 @@ import { replaceProviderKeys } from './config/provider-keys.ts';
 import { KnexPasskeyRepository } from './storage/repositories/passkeys.ts';
 import { KnexRecoveryStore } from './storage/repositories/recovery.ts';
 import { KnexSignupStore } from './storage/repositories/signup.ts';
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
+import { apiResource } from './config/api.ts';
+import { UserManagement } from './domain/management/users.ts';
+import { managementApi } from './http/api/router.ts';
+import { KnexManagedUserStore } from './storage/repositories/managed-users.ts';
+import { AuditLog } from './domain/events.ts';
+import { WebhookDispatcher, Webhooks } from './domain/webhooks.ts';
+import { eventRoutes, eventsOpenApi, webhookRoutes } from './http/api/events.ts';
+import { KnexEventStore } from './storage/repositories/events.ts';
+import { KnexDeliveryStore, KnexWebhookStore } from './storage/repositories/webhooks.ts';
+import { FetchWebhookSender } from './webhooks/sender.ts';
+import { Enrollments } from './domain/enrollment.ts';
+import { enrollmentRoutes, enrollmentsOpenApi } from './http/api/enrollments.ts';
+import { ENROLL_PATH, enrollRouter } from './http/enroll/router.ts';
+import { createEnrollmentMessages } from './mail/enrollment-messages.ts';
+import { KnexEnrollmentStore } from './storage/repositories/enrollments.ts';
+import { Backchannel } from './domain/backchannel.ts';
+import { APPROVE_PATH, approvalRouter } from './http/backchannel/router.ts';
+import { createBackchannelMessages } from './mail/backchannel-messages.ts';
+import { KnexBackchannelStore, KnexLoginHintDirectory } from './storage/repositories/backchannel.ts';
 
 export interface AppDeps {
   readonly config: Config;
@@ -69,7 +88,12 @@ export interface LatchkeyApp {
    * changed them, swaps them in without a restart. Resolves to true when something changed.
    */
   reloadKeys(): Promise<boolean>;
+  /** Sends queued webhook deliveries once started; `stop()` before closing the database. */
+  readonly webhookDispatcher: WebhookDispatcher;
 }
+
+/** How long a webhook receiver has to answer one delivery. */
+const WEBHOOK_TIMEOUT_MS = 10_000;
 
 /** Composes Latchkey: security headers and errors around the hosted pages and the OIDC provider. */
 export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
@@ -83,6 +107,13 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
     await MetadataService.initialize({ statements: mds.map((m) => m.statement), mdsServers: [], verificationMode: 'permissive' });
   }
   const render = createRenderer({ productName: config.rpName });
+  // Security events go to the audit log and, through its outbox, to subscribed webhooks.
+  const events = new AuditLog({
+    store: new KnexEventStore(db),
+    clock,
+    newId: () => `evt_${randomUUID().replaceAll('-', '')}`,
+    reportFailure: (error, event) => logger.error({ err: error, event: event.type }, 'could not record a security event'),
+  });
 
   const accounts = new KnexAccountRepository(db);
   const passkeys = new KnexPasskeyRepository(db);
@@ -96,7 +127,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   // Secrets derived from the first cookie secret, so each purpose has its own, none is stored
   // twice, and every node derives the same ones whatever cookie key is active.
   const derive = (purpose: string) => createHmac('sha256', keys.derivationSecret).update(purpose).digest();
-  const signIn = new SignIn({ accounts, passkeys, ceremonies, acr: config.acr, decoySecret: derive('decoy-credentials') });
+  const signIn = new SignIn({ accounts, passkeys, ceremonies, acr: config.acr, decoySecret: derive('decoy-credentials'), events });
   const messages = createMessages(config.rpName, config.issuer);
   const recovery =
     config.recovery === 'email'
@@ -111,6 +142,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
           acr: config.acr,
           codeTtlSeconds: config.emailCodeTtl,
           clock,
+          events,
         })
       : undefined;
   const signup = new Signup({
@@ -123,6 +155,21 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
     acr: config.acr,
     codeTtlSeconds: config.emailCodeTtl,
     clock,
+    events,
+  });
+
+  // Backchannel approval (CIBA): the application names the person, Latchkey reaches them.
+  const backchannel = new Backchannel({
+    store: new KnexBackchannelStore(db),
+    directory: new KnexLoginHintDirectory(db),
+    accounts,
+    signIn,
+    mailer: deps.mailer,
+    messages: createBackchannelMessages(config.rpName),
+    approvalUrl: (token) => `${config.issuer}${APPROVE_PATH}/${token}`,
+    clock,
+    newId: () => `bca_${randomUUID().replaceAll('-', '')}`,
+    events,
   });
 
   const provider = new Provider(
@@ -137,6 +184,21 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
       // The account page signs people in to Latchkey itself as a built-in first-party client.
       clients: [...deps.clients, accountClient(config.issuer, config.rpName)],
       render,
+      ciba: {
+        resolveLoginHint: (hint) => backchannel.resolveLoginHint(hint),
+        validBindingMessage: (message) => Backchannel.validBindingMessage(message),
+        triggerAuthenticationDevice: (ctx, request, clientName) =>
+          backchannel.requestApproval({
+            requestId: request.jti,
+            accountId: request.accountId!,
+            clientId: request.clientId!,
+            clientName,
+            bindingMessage: typeof ctx.oidc.params?.binding_message === 'string' ? ctx.oidc.params.binding_message : null,
+            details: null,
+            scope: request.scope ?? null,
+            expiresAt: (request.exp ?? 0) * 1000,
+          }),
+      },
     }),
   );
   provider.proxy = config.trustProxy;
@@ -167,6 +229,15 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   const limits = new RateLimits(storeFactory(db, deps.redis), config.rateLimitScale);
   await limits.ready;
   app.use(observeRequests(logger, metrics));
+  // oidc-provider builds absolute URLs (discovery, the redirect back to /auth after a page) from
+  // the request's Host, or X-Forwarded-Host behind a trusted proxy. Both are pinned to the
+  // issuer's, so a forged header can neither poison a cached discovery document nor redirect.
+  const issuerHost = new URL(config.issuer).host;
+  app.use(async (ctx, next) => {
+    ctx.req.headers.host = issuerHost;
+    delete ctx.req.headers['x-forwarded-host'];
+    await next();
+  });
   app.use(securityHeaders({ https }));
   app.use(errorHandler(logger, render));
   app.use(countCeremonies(provider, metrics));
@@ -180,7 +251,10 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
       store: new KnexAccountPasskeyStore(db),
       activity: new KnexAccountActivity(db),
       ceremonies,
-      catalog: readAuthenticatorMetadata(config.authenticatorMetadata),
+      // The operator's AAGUID file names models first; the MDS BLOB fills in the rest.
+      catalog: readAuthenticatorMetadata(config.authenticatorMetadata).withFallback(
+        mds.map((m) => ({ aaguid: m.aaguid, name: m.name, ...(m.icon ? { iconLight: m.icon, iconDark: m.icon } : {}) })),
+      ),
       clients: { nameOf: async (clientId) => (await provider.Client.find(clientId))?.clientName },
       mailer: deps.mailer,
       messages: createAccountMessages(config.rpName, config.issuer),
@@ -212,12 +286,59 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   app.use(interactions.allowedMethods());
   app.use(account.routes());
   app.use(account.allowedMethods());
+  // The management API: JSON for backends, behind client-credentials tokens Latchkey issues.
+  const users = new UserManagement({ store: new KnexManagedUserStore(db), clock, newId: randomUUID, events });
+  const enrollments = new Enrollments({
+    store: new KnexEnrollmentStore(db),
+    accounts,
+    passkeys,
+    ceremonies,
+    mailer: deps.mailer,
+    messages: createEnrollmentMessages(config.rpName),
+    linkUrl: (token) => `${config.issuer}${ENROLL_PATH}/${token}`,
+    clock,
+    newId: () => `enr_${randomUUID().replaceAll('-', '')}`,
+    events,
+  });
+  const approvals = approvalRouter({ provider, backchannel, render, csrf, limits, clock });
+  app.use(approvals.routes());
+  app.use(approvals.allowedMethods());
+  const enroll = enrollRouter({ enrollments, render, csrf, limits });
+  app.use(enroll.routes());
+  app.use(enroll.allowedMethods());
+  const webhooks = new Webhooks({ store: new KnexWebhookStore(db), clock, newId: () => `wh_${randomUUID().replaceAll('-', '')}`, allowHttp: config.webhooks.allowHttp });
+  app.use(
+    mount(
+      '/api/v1',
+      managementApi({
+        provider,
+        issuer: config.issuer,
+        resource: apiResource(config.issuer),
+        logger,
+        users,
+        routes: [eventRoutes(events), webhookRoutes(webhooks), enrollmentRoutes(enrollments, provider, clock)],
+        openApi: [eventsOpenApi, enrollmentsOpenApi],
+      }),
+    ),
+  );
+  // Each node drains the webhook outbox; claims are atomic, so running it everywhere is safe.
+  const webhookDispatcher = new WebhookDispatcher({
+    store: new KnexDeliveryStore(db),
+    sender: new FetchWebhookSender(WEBHOOK_TIMEOUT_MS, `Latchkey-Webhooks (+${config.issuer})`),
+    clock,
+    pollMs: config.webhooks.pollMs,
+    retryBaseMs: config.webhooks.retryBaseMs,
+    maxAttempts: config.webhooks.maxAttempts,
+    leaseMs: WEBHOOK_TIMEOUT_MS + 30_000,
+    reportFailure: (error) => logger.warn({ err: error }, 'webhook delivery pass failed; will retry'),
+  });
   app.use(mount(provider));
   let keyVersion = keys.version;
   return {
     app,
     provider,
     metrics,
+    webhookDispatcher,
     startDraining: () => {
       draining = true;
     },

@@ -31,7 +31,8 @@ async function main(): Promise<void> {
   // Shared rate-limit counters; a Redis outage must not take sign-in down with it, so errors are logged.
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: false }) : undefined;
   redis?.on('error', (error: Error) => logger.warn({ err: error }, 'redis error'));
-  const { app, startDraining, reloadKeys } = await createApp({ config, db, logger, mailer, clients, clock: systemClock, redis });
+  const { app, startDraining, reloadKeys, webhookDispatcher } = await createApp({ config, db, logger, mailer, clients, clock: systemClock, redis });
+  webhookDispatcher.start();
 
   const stopPurge = schedulePurge(db, 5 * 60 * 1000, (result) => {
     if (result instanceof Error) logger.warn({ err: result }, 'expired-row purge failed; will retry');
@@ -63,9 +64,11 @@ async function main(): Promise<void> {
     clearInterval(keyReload);
     redis?.disconnect();
     const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
+    // Deliveries in flight are recorded before the pool closes; queued ones wait in the outbox.
+    const webhooksStopped = webhookDispatcher.stop();
     server.close(() => {
       clearInterval(idleSweep);
-      db.destroy().then(
+      webhooksStopped.then(() => db.destroy()).then(
         () => {
           logger.info('shutdown complete');
           process.exit(0);

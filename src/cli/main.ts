@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/env.ts';
 import { openDatabase, type Db } from '../storage/db.ts';
 import { migrateToLatest, migrationsAreCurrent } from '../storage/migrate.ts';
@@ -36,6 +35,10 @@ export async function run(argv: string[], out: Output, env: NodeJS.ProcessEnv = 
     out.print(USAGE);
     return command ? 0 : 2;
   }
+  if (!['migrate', 'purge', 'clients', 'keys'].includes(command)) {
+    out.error(`latchkey: unknown command "${command}"\n\n${USAGE}`);
+    return 2;
+  }
   let config: Config;
   try {
     config = loadConfig(env);
@@ -66,7 +69,7 @@ export async function run(argv: string[], out: Output, env: NodeJS.ProcessEnv = 
       case 'keys':
         return await keysCommand(rest, { config, db, out });
       default:
-        throw new UsageError(`unknown command "${command}"`);
+        return 2; // unreachable: checked above
     }
   } catch (error) {
     if (error instanceof UsageError) {
@@ -85,18 +88,14 @@ async function purge(db: Db, out: Output): Promise<number> {
   return 0;
 }
 
-/** Options shared by parseArgs calls: strict, so a typo is an error rather than ignored. */
-export function parse<T extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(args: string[], options: T) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('latchkey.mjs') || process.argv[1]?.endsWith('latchkey')) {
+/** The `latchkey` executable: runs the command in process.argv and exits with its code. */
+export function main(): void {
   run(process.argv.slice(2), { print: (s) => console.log(s), error: (s) => console.error(s) }).then(
-    (code) => process.exit(code),
+    (code) => {
+      // Let stdout drain (it is asynchronous on pipes); exit anyway if something keeps the loop alive.
+      process.exitCode = code;
+      setTimeout(() => process.exit(code), 1000).unref();
+    },
     (error: unknown) => {
       console.error('latchkey failed:', error);
       process.exit(1);

@@ -66,6 +66,14 @@ export interface Config {
   readonly metricsToken: string | undefined;
   /** Seconds between checks for rotated keys in the database (how soon every node follows a rotation). */
   readonly keyReloadInterval: number;
+  /** Webhook delivery: how often each node looks for due deliveries, the first retry delay, and attempts before giving up. */
+  readonly webhooks: {
+    readonly pollMs: number;
+    readonly retryBaseMs: number;
+    readonly maxAttempts: number;
+    /** Accept http:// webhook URLs (local development only); https otherwise. */
+    readonly allowHttp: boolean;
+  };
 }
 
 /** A configuration value that cannot be used; the message names the variable and the fix. */
@@ -312,6 +320,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     recovery: oneOf(env, 'LATCHKEY_RECOVERY', ['email', 'off'] as const, 'email'),
     metricsToken,
     keyReloadInterval: integer(env, 'LATCHKEY_KEY_RELOAD_INTERVAL', 30, 1, 3600),
+    webhooks: {
+      pollMs: integer(env, 'LATCHKEY_WEBHOOK_POLL_MS', 1000, 50, 60_000),
+      retryBaseMs: integer(env, 'LATCHKEY_WEBHOOK_RETRY_BASE_MS', 10_000, 50, 3_600_000),
+      maxAttempts: integer(env, 'LATCHKEY_WEBHOOK_MAX_ATTEMPTS', 12, 1, 50),
+      allowHttp: boolean(env, 'LATCHKEY_WEBHOOK_ALLOW_HTTP', false),
+    },
   };
   return Object.freeze(config);
 }

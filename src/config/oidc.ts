@@ -7,6 +7,8 @@ import type { Render } from '../http/views.ts';
 import type { KeyMaterial } from '../storage/repositories/keys.ts';
 import type { Config } from './env.ts';
 import type { Adapter } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import { API_SCOPES, apiResource, grantableApiScopes } from './api.ts';
 
 export interface OidcDeps {
   readonly config: Config;
@@ -19,6 +21,12 @@ export interface OidcDeps {
   readonly findGrantId: (accountId: string, clientId: string) => Promise<string | undefined>;
   /** Milliseconds since the epoch (Latchkey's clock, so tests can age a session). */
   readonly clock: () => number;
+  /** Backchannel approval (OpenID CIBA, poll mode): who a login_hint names, and how to reach them. */
+  readonly ciba?: {
+    readonly resolveLoginHint: (hint: unknown) => Promise<string | undefined>;
+    readonly validBindingMessage: (message: unknown) => boolean;
+    readonly triggerAuthenticationDevice: (ctx: KoaContextWithOIDC, request: InstanceType<Provider['BackchannelAuthenticationRequest']>, clientName: string) => Promise<void>;
+  };
 }
 
 /** Client metadata Latchkey adds to the standard set. */
@@ -80,7 +88,7 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
       email: ['email', 'email_verified'],
       profile: ['name'],
     },
-    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    scopes: ['openid', 'offline_access', 'email', 'profile', ...API_SCOPES],
     responseTypes: ['code'],
     // PKCE (S256) for every client, confidential ones included.
     pkce: { required: () => true },
@@ -101,7 +109,13 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
     },
     extraClientMetadata: {
       properties: [...LATCHKEY_CLIENT_METADATA],
-      validator(ctx, key, value) {
+      validator(ctx, key, value, metadata) {
+        // Management API scopes are for clients the operator configured, never for self-registered ones.
+        if (key === 'first_party' && ctx && (ctx.oidc?.route === 'registration' || ctx.oidc?.route === 'client_update')) {
+          if (grantableApiScopes(typeof metadata.scope === 'string' ? metadata.scope : undefined).length > 0) {
+            throw new errors.InvalidClientMetadata('management API scopes cannot be requested through dynamic registration');
+          }
+        }
         if (key === 'first_party' && value !== undefined) {
           if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata('first_party must be a boolean');
           // Skipping consent is for clients the operator configured, never for self-registered ones.
@@ -128,6 +142,45 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
       revocation: { enabled: true },
       userinfo: { enabled: true },
       clientCredentials: { enabled: true },
+      ciba: deps.ciba
+        ? {
+            enabled: true,
+            deliveryModes: ['poll'],
+            processLoginHint: async (_ctx, hint) => (await deps.ciba!.resolveLoginHint(hint)) ?? '',
+            processLoginHintToken: async () => {
+              throw new errors.InvalidRequest('login_hint_token is not supported; use login_hint');
+            },
+            // The message is shown to the person on the approval page, spaces and all.
+            validateBindingMessage: async (_ctx, message) => {
+              if (!deps.ciba!.validBindingMessage(message)) {
+                throw new errors.InvalidBindingMessage('binding_message must be 1 to 100 printable characters');
+              }
+            },
+            validateRequestContext: async () => {},
+            verifyUserCode: async (_ctx, _account, userCode) => {
+              if (userCode !== undefined) throw new errors.InvalidRequest('user_code is not supported');
+            },
+            triggerAuthenticationDevice: async (ctx, request, _account, client) =>
+              deps.ciba!.triggerAuthenticationDevice(ctx, request, client.clientName ?? client.clientId),
+          }
+        : { enabled: false },
+      // The management API (/api/v1) is a resource server: client-credentials tokens for it
+      // carry the API scopes the client's `scope` metadata allows, and nothing else does.
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: (ctx) => (ctx.oidc.params?.grant_type === 'client_credentials' ? apiResource(config.issuer) : undefined),
+        useGrantedResource: () => false,
+        getResourceServerInfo: (ctx, resource, client) => {
+          if (resource !== apiResource(config.issuer)) throw new errors.InvalidTarget('unknown resource indicator');
+          // Only a backend acting for itself gets an API token: never one delegated by a person.
+          if (ctx.oidc.route !== 'token' || ctx.oidc.params?.grant_type !== 'client_credentials') {
+            throw new errors.InvalidTarget('the management API accepts client credentials tokens only');
+          }
+          const scopes = grantableApiScopes(client.scope);
+          if (scopes.length === 0) throw new errors.InvalidTarget('this client may not use the management API');
+          return { scope: scopes.join(' '), audience: apiResource(config.issuer), accessTokenFormat: 'opaque', accessTokenTTL: 600 };
+        },
+      },
       registration: config.initialAccessToken
         ? { enabled: true, initialAccessToken: config.initialAccessToken }
         : { enabled: false },

@@ -32,6 +32,25 @@ export const ERROR_STATUS = {
   last_passkey: 409,
   session_not_found: 404,
   grant_not_found: 404,
+  // Management API (/api/v1).
+  invalid_token: 401,
+  insufficient_scope: 403,
+  invalid_cursor: 400,
+  user_not_found: 404,
+  user_exists: 409,
+  external_id_taken: 409,
+  webhook_not_found: 404,
+  invalid_webhook_url: 400,
+  user_disabled: 409,
+  enrollment_not_found: 404,
+  enrollment_not_active: 409,
+  enrollment_link_invalid: 404,
+  enrollment_link_used: 410,
+  enrollment_link_expired: 410,
+  enrollment_link_revoked: 410,
+  approval_not_found: 404,
+  approval_decided: 410,
+  approval_expired: 410,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -7,6 +7,7 @@ import type { EmailProvenPasskeyFlow } from './email-proven-flow.ts';
 import type { PasskeyPolicy } from './passkeys/policy.ts';
 import { normalizeEmail } from './email.ts';
 import { DomainError } from './errors.ts';
+import { noEvents, type Events } from './events.ts';
 import type { Mailer, MailMessage } from './mailer.ts';
 import type { NewPasskey, PasskeyCeremonies } from './passkeys/ceremonies.ts';
 import type { PasskeyRepository } from './passkeys/types.ts';
@@ -41,6 +42,8 @@ export class Recovery implements EmailProvenPasskeyFlow {
       acr: AcrNames;
       codeTtlSeconds: number;
       clock: () => number;
+      /** Security events (audit log, webhooks). */
+      events?: Events;
     },
   ) {}
 
@@ -49,10 +52,14 @@ export class Recovery implements EmailProvenPasskeyFlow {
     const email = normalizeEmail(rawEmail);
     const account = await this.deps.accounts.findByEmail(email);
     if (!account || account.status !== 'active' || !account.emailVerified) {
+      // A code nobody receives, so the code step answers as it does for a real account; guessing
+      // it leads nowhere (there is no account to recover).
+      await this.deps.codes.issue('recovery', email, interactionUid);
       await this.deps.mailer.send(this.deps.messages.recoveryNoAccount(email));
       return email;
     }
     const { code } = await this.deps.codes.issue('recovery', email, interactionUid);
+    await (this.deps.events ?? noEvents).record({ type: 'recovery.started', accountId: account.id, actor: 'user' });
     await this.deps.mailer.send(this.deps.messages.recoveryCode(email, code, Math.round(this.deps.codeTtlSeconds / 60)));
     return email;
   }
@@ -84,6 +91,9 @@ export class Recovery implements EmailProvenPasskeyFlow {
     if (!(await this.deps.store.complete(proofId, account.id, passkey, this.deps.clock()))) {
       throw new DomainError('email_not_verified', 'This recovery was already completed. Sign in with your new passkey.');
     }
+    const events = this.deps.events ?? noEvents;
+    await events.record({ type: 'passkey.registered', accountId: account.id, actor: 'user', data: { passkey_id: passkey.id, via: 'recovery' } });
+    await events.record({ type: 'recovery.completed', accountId: account.id, actor: 'user' });
     await this.deps.mailer.send(this.deps.messages.recoveryCompleted(account.email));
     return { account, context: authContextFromEmailCode(this.deps.acr) };
   }

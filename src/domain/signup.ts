@@ -7,6 +7,7 @@ import type { EmailProvenPasskeyFlow } from './email-proven-flow.ts';
 import type { PasskeyPolicy } from './passkeys/policy.ts';
 import { normalizeEmail } from './email.ts';
 import { DomainError } from './errors.ts';
+import { noEvents, type Events } from './events.ts';
 import type { Mailer } from './mailer.ts';
 import { newUserHandle, type NewPasskey, type PasskeyCeremonies } from './passkeys/ceremonies.ts';
 import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
@@ -47,6 +48,8 @@ export class Signup implements EmailProvenPasskeyFlow {
       acr: AcrNames;
       codeTtlSeconds: number;
       clock: () => number;
+      /** Security events (audit log, webhooks). */
+      events?: Events;
     },
   ) {}
 
@@ -59,6 +62,10 @@ export class Signup implements EmailProvenPasskeyFlow {
     const email = normalizeEmail(rawEmail);
     const existing = await this.deps.accounts.findByEmail(email);
     if (existing) {
+      // A code nobody receives, so every later step (wrong guesses, the attempt limit) answers
+      // exactly as it does for a new address. Guessing it still cannot complete a sign-up: the
+      // email is taken (SignupStore.complete).
+      await this.deps.codes.issue('signup', email, interactionUid);
       await this.deps.mailer.send(this.deps.messages.accountExists(email));
       return email;
     }
@@ -100,6 +107,9 @@ export class Signup implements EmailProvenPasskeyFlow {
       this.deps.clock(),
     );
     if (!account) throw new DomainError('email_not_verified', 'This sign-up was already completed. Sign in instead.');
+    const events = this.deps.events ?? noEvents;
+    await events.record({ type: 'account.created', accountId: account.id, actor: 'user', data: { via: 'signup' } });
+    await events.record({ type: 'passkey.registered', accountId: account.id, actor: 'user', data: { passkey_id: passkey.id, via: 'signup' } });
     // Creating a passkey proves no possession (attestation "none"): only the email code counts.
     return { account, context: authContextFromEmailCode(this.deps.acr) };
   }

@@ -14,6 +14,7 @@ function assetFiles(): Record<string, { file: string; type: string }> {
     'common.js': own('common.js', 'text/javascript; charset=utf-8'),
     'login.js': own('login.js', 'text/javascript; charset=utf-8'),
     'create-passkey.js': own('create-passkey.js', 'text/javascript; charset=utf-8'),
+    'approve.js': own('approve.js', 'text/javascript; charset=utf-8'),
     'account.js': own('account.js', 'text/javascript; charset=utf-8'),
     'account.css': own('account.css', 'text/css; charset=utf-8'),
     'simplewebauthn-browser.js': {

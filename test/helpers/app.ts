@@ -111,8 +111,9 @@ export async function startLatchkey(options: StartOptions = {}): Promise<TestSer
     await db.destroy();
     throw error;
   });
-  const { app, provider, metrics, reloadKeys } = built;
+  const { app, provider, metrics, reloadKeys, webhookDispatcher } = built;
   server.on('request', app.callback());
+  webhookDispatcher.start();
   return {
     issuer: config.issuer,
     port,
@@ -130,6 +131,7 @@ export async function startLatchkey(options: StartOptions = {}): Promise<TestSer
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await webhookDispatcher.stop();
       await db.destroy();
       await owned?.close();
       if (!options.sqliteFile) rmSync(dir, { recursive: true, force: true });

@@ -9,14 +9,36 @@ interface StoredCookie {
   expires: number | null;
 }
 
+/** Every response a client saw: for checks that must hold on all of them (headers, cookie flags). */
+export interface SeenResponse {
+  readonly method: string;
+  readonly url: string;
+  readonly status: number;
+  readonly headers: Headers;
+}
+
+export interface HttpClientOptions {
+  /**
+   * Where requests really go, e.g. `http://localhost:PORT` behind a TLS-terminating proxy whose
+   * public origin is `origin` (https). Cookies and redirects stay in terms of `origin`.
+   */
+  readonly connectTo?: string;
+  /** Headers sent with every request (e.g. the X-Forwarded-Proto a proxy adds). */
+  readonly headers?: Record<string, string>;
+}
+
 export class HttpClient {
   private cookies: StoredCookie[] = [];
+  readonly seen: SeenResponse[] = [];
 
-  constructor(readonly origin: string) {}
+  constructor(
+    readonly origin: string,
+    private readonly options: HttpClientOptions = {},
+  ) {}
 
   async request(method: string, pathOrUrl: string, init: { body?: unknown; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Response> {
     const url = new URL(pathOrUrl, this.origin);
-    const headers: Record<string, string> = { ...init.headers };
+    const headers: Record<string, string> = { ...this.options.headers, ...init.headers };
     const cookie = this.cookieHeader(url);
     if (cookie) headers.cookie = cookie;
     let body: string | undefined;
@@ -28,9 +50,17 @@ export class HttpClient {
       headers.accept ??= 'application/json';
       body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
     }
-    const response = await fetch(url, { method, headers, body, redirect: 'manual' });
+    const target = this.options.connectTo && url.origin === this.origin ? new URL(url.pathname + url.search, this.options.connectTo) : url;
+    const response = await fetch(target, { method, headers, body, redirect: 'manual' });
+    this.seen.push({ method, url: url.href, status: response.status, headers: response.headers });
     if (url.origin === this.origin) this.store(response, url);
     return response;
+  }
+
+  /** Plants a cookie, as an attacker with a foothold in the browser (or a sibling site) could. */
+  setCookie(name: string, value: string, path = '/'): void {
+    this.cookies = this.cookies.filter((c) => !(c.name === name && c.path === path));
+    this.cookies.push({ name, value, path, expires: null });
   }
 
   get(pathOrUrl: string, headers?: Record<string, string>): Promise<Response> {

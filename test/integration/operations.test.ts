@@ -56,7 +56,7 @@ describe('operations: probes, request ids, logs and metrics', () => {
   });
 
   it('turns /readyz to 503 when a migration is pending, and back', async () => {
-    const [row] = await server.db('knex_migrations').select('*');
+    const rows = await server.db('knex_migrations').select('*');
     await server.db('knex_migrations').delete();
     try {
       const ready = await fetch(server.url('/readyz'));
@@ -64,7 +64,7 @@ describe('operations: probes, request ids, logs and metrics', () => {
       assert.equal(((await ready.json()) as { checks: { migrations: string } }).checks.migrations, 'pending');
       assert.equal((await fetch(server.url('/healthz'))).status, 200, 'liveness does not depend on the database');
     } finally {
-      await server.db('knex_migrations').insert(row);
+      await server.db('knex_migrations').insert(rows);
     }
     assert.equal((await fetch(server.url('/readyz'))).status, 200);
   });

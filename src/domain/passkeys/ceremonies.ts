@@ -15,7 +15,7 @@ import { DomainError } from '../errors.ts';
 import { isoCBOR } from '@simplewebauthn/server/helpers';
 import type { AcrNames } from '../../config/env.ts';
 import type { AuthContext } from '../auth-context.ts';
-import { isCredentialId, readClientData } from './client-data.ts';
+import { assertNotEmbedded, isCredentialId, readClientData } from './client-data.ts';
 import { assertRegistrationAllowed, authContextUnderPolicy, DEFAULT_POLICY, type PasskeyPolicy } from './policy.ts';
 import { SUPPORTED_ALGORITHMS, type RelyingParty } from './relying-party.ts';
 import type { CeremonyPurpose, ChallengeContext, ChallengeRecord, ChallengeRepository, Passkey, PasskeyRepository } from './types.ts';
@@ -103,6 +103,9 @@ export class PasskeyCeremonies {
     }
     if (!result.verified) throw new DomainError('passkey_verification_failed', 'The passkey could not be verified.');
     const info = result.registrationInfo;
+    // The library does not tie the response's id to the credential id inside authenticatorData:
+    // the id stored (and checked for length and uniqueness) must be the one the browser reported.
+    if (info.credential.id !== body.id) throw new DomainError('passkey_verification_failed', 'The passkey response is malformed.');
     if (!info.userVerified && policy.userVerification === 'required') {
       throw new DomainError('passkey_user_verification_required', 'Your device must confirm it is you (PIN, fingerprint or face).');
     }
@@ -140,11 +143,12 @@ export class PasskeyCeremonies {
     let allowCredentials: { id: string; transports?: string[] }[] | undefined;
     let context: ChallengeContext = {};
     if (restrictTo && 'accountId' in restrictTo) {
-      allowCredentials = restrictTo.passkeys.map((p) => ({ id: p.id, transports: [...p.transports] }));
+      allowCredentials = restrictTo.passkeys.map((p) => ({ id: p.id, transports: p.transports.length > 0 ? [...p.transports] : undefined }));
       context = { accountId: restrictTo.accountId };
     } else if (restrictTo) {
       // Unknown account: look the same as a known one, so the response does not reveal who exists.
-      allowCredentials = restrictTo.decoyCredentialIds.map((id) => ({ id, transports: ['internal', 'hybrid'] }));
+      // No transport hints (username-first sign-in sends none for real accounts either).
+      allowCredentials = restrictTo.decoyCredentialIds.map((id) => ({ id, transports: undefined }));
       context = { accountId: '' };
     }
     const options = await generateAuthenticationOptions({
@@ -224,6 +228,7 @@ export class PasskeyCeremonies {
     const clientData = readClientData(response);
     // Consumed before verification: a response that fails still burns its challenge.
     const record = await this.challenges.consume(clientData.challenge, interactionUid, purpose, this.clock());
+    assertNotEmbedded(clientData);
     if (!record) {
       throw new DomainError('passkey_challenge_invalid', 'This passkey request has expired or was already used. Please try again.');
     }

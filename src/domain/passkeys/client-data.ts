@@ -29,11 +29,17 @@ export function readClientData(response: unknown): ClientData {
   if (!data || typeof data.challenge !== 'string' || !BASE64URL.test(data.challenge) || typeof data.type !== 'string' || typeof data.origin !== 'string') {
     throw new DomainError('passkey_verification_failed', 'The passkey response is malformed.');
   }
-  // Latchkey's pages are never framed, so a ceremony from inside another site's frame is refused.
+  return data as ClientData;
+}
+
+/**
+ * Latchkey's pages are never framed, so a ceremony from inside another site's frame is refused.
+ * Checked after the challenge is consumed, so such a response burns its challenge too.
+ */
+export function assertNotEmbedded(data: ClientData): void {
   if (data.crossOrigin === true || data.topOrigin !== undefined) {
     throw new DomainError('passkey_verification_failed', 'Passkey ceremonies from embedded pages are not accepted.');
   }
-  return data as ClientData;
 }
 
 /** Credential ids are base64url of at most 1023 bytes (WebAuthn L3). */

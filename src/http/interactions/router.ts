@@ -136,7 +136,8 @@ export function interactionRouter(deps: InteractionRouteDeps): Router {
   router.post('/passkey/verify', async (ctx) => {
     const interaction = await loadInteraction(provider, ctx);
     requirePrompt(interaction, 'login');
-    const { account, context } = await deps.signIn.verify(interaction.uid, ctx.request.body, await policyOf(provider, interaction));
+    const stepUpFor = isStepUp(interaction) ? interaction.session!.accountId : undefined;
+    const { account, context } = await deps.signIn.verify(interaction.uid, ctx.request.body, await policyOf(provider, interaction), stepUpFor);
     if (isStepUp(interaction) && account.id !== interaction.session!.accountId) {
       throw new DomainError('passkey_wrong_account', 'This passkey belongs to another account.');
     }

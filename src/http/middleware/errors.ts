@@ -10,7 +10,7 @@ interface PublicError {
   readonly message: string;
 }
 
-const UNAVAILABLE = /SQLITE_BUSY|SQLITE_LOCKED|SQLITE_CANTOPEN|ECONNREFUSED|ECONNRESET|Timeout acquiring a connection|terminating connection|Connection terminated/;
+const UNAVAILABLE = /SQLITE_BUSY|SQLITE_LOCKED|SQLITE_CANTOPEN|ECONNREFUSED|ECONNRESET|Timeout acquiring a connection|Unable to acquire a connection|terminating connection|Connection terminated/;
 
 /** Turns any error into what may be shown; internal causes stay in the log. */
 export function toPublicError(error: unknown): PublicError {

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { DomainError } from '../../domain/errors.ts';
 import { isPostgres, type Db } from '../../storage/db.ts';
+import { upsertThroughKnex } from '../../storage/rate-limits.ts';
 
 /** A budget: `points` requests per `duration` seconds. */
 interface Rule {
@@ -52,6 +53,7 @@ export function storeFactory(db: Db, redis?: Redis): StoreFactory {
         error ? reject(error) : resolve(),
       );
     });
+    upsertThroughKnex(limiter, db);
     return { limiter, ready };
   };
 }

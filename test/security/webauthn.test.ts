@@ -1,5 +1,14 @@
+/**
+ * Attacks on the WebAuthn ceremonies: challenges (foreign, expired, replayed, burnt after a
+ * failure), origins and RP IDs, flags, tampered bytes, counters, and malformed or hostile
+ * registration structures (CBOR, algorithms, credential ids). Each case asserts the exact
+ * refusal (status and stable code) and that nothing was written.
+ */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import type { RegistrationResponseJSON } from '@simplewebauthn/server';
+import { isoCBOR } from '@simplewebauthn/server/helpers';
 import type * as oidc from 'openid-client';
 import { SoftwareAuthenticator, type CeremonyOverrides } from '../helpers/authenticator.ts';
 import { startLatchkey, type TestServer } from '../helpers/app.ts';
@@ -92,6 +101,15 @@ describe('passkey ceremony defences', () => {
     const good = owner.getAssertion(await options(fresh.http, fresh.page));
     assert.equal((await postJson(fresh.http, fresh.page, '/passkey/verify', good)).status, 200);
     await expectRefused(await postJson(fresh.http, fresh.page, '/passkey/verify', good), 400, 'passkey_challenge_invalid');
+  });
+
+  it('burns the challenge when the response came from a frame of another site', async () => {
+    for (const overrides of [{ crossOrigin: true }, { topOrigin: 'https://evil.example' }] as const) {
+      const { http, page } = await signInPage();
+      const opts = await options(http, page);
+      await expectRefused(await postJson(http, page, '/passkey/verify', owner.getAssertion(opts, overrides)), 400, 'passkey_verification_failed');
+      await expectRefused(await postJson(http, page, '/passkey/verify', owner.getAssertion(opts)), 400, 'passkey_challenge_invalid');
+    }
   });
 
   for (const [name, overrides] of [
@@ -264,7 +282,7 @@ describe('sign-up defences', () => {
     const mail = server.mailbox.sent.slice(mailsBefore).find((m) => m.to === 'victim@example.com')!;
     assert.match(mail.subject, /already have/);
     assert.doesNotMatch(mail.text, /\b\d{6}\b/, 'no code is sent for an existing account');
-    // No code exists for this interaction, so every guess fails and no passkey can be added.
+    // The code of this interaction was never mailed to anyone, so guesses fail and no passkey can be added.
     const guess = await postForm(attacker.http, attacker.page, '/signup/code', { code: '123456' });
     assert.equal(guess.status, 400);
     await expectRefused(await postJson(attacker.http, attacker.page, '/signup/passkey/options', {}), 400, 'email_not_verified');
@@ -283,5 +301,241 @@ describe('sign-up defences', () => {
     assert.equal(res.status, 400);
     assert.equal(await server.db('accounts').where({ email: 'halfway@example.com' }).first(), undefined);
     assert.equal((await server.db('passkeys').count({ n: '*' }))[0]!.n, passkeysBefore);
+  });
+});
+
+/** A value isoCBOR can encode. */
+type CBORValue = Parameters<typeof isoCBOR.encode>[0];
+
+/** The parts of a `none` attestation's authenticatorData (nothing in it is signed). */
+interface AuthDataParts {
+  head: Uint8Array; // rpIdHash | flags | signCount | aaguid (53 bytes)
+  credentialId: Uint8Array;
+  publicKey: Uint8Array; // COSE_Key
+}
+
+function splitAuthData(authData: Uint8Array): AuthDataParts {
+  const length = Buffer.from(authData).readUInt16BE(53);
+  const credentialId = authData.slice(55, 55 + length);
+  return { head: authData.slice(0, 53), credentialId, publicKey: authData.slice(55 + length) };
+}
+
+function joinAuthData(parts: AuthDataParts): Uint8Array {
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(parts.credentialId.length);
+  return new Uint8Array(Buffer.concat([parts.head, length, parts.credentialId, parts.publicKey]));
+}
+
+/** Rewrites the attestation object of a registration response. */
+function withAttestation(credential: RegistrationResponseJSON, edit: (attestation: Map<string, CBORValue>) => void): RegistrationResponseJSON {
+  const attestation = isoCBOR.decodeFirst<Map<string, CBORValue>>(new Uint8Array(Buffer.from(credential.response.attestationObject, 'base64url')));
+  edit(attestation);
+  return { ...credential, response: { ...credential.response, attestationObject: Buffer.from(isoCBOR.encode(attestation)).toString('base64url') } };
+}
+
+function withAuthData(credential: RegistrationResponseJSON, edit: (parts: AuthDataParts) => AuthDataParts): RegistrationResponseJSON {
+  return withAttestation(credential, (attestation) => {
+    attestation.set('authData', joinAuthData(edit(splitAuthData(attestation.get('authData') as Uint8Array))));
+  });
+}
+
+function withRawAttestation(credential: RegistrationResponseJSON, bytes: Uint8Array): RegistrationResponseJSON {
+  return { ...credential, response: { ...credential.response, attestationObject: Buffer.from(bytes).toString('base64url') } };
+}
+
+/** A COSE_Key for a real P-384 key, announced as ES384 (-35): an algorithm Latchkey never offers. */
+function es384PublicKey(): Uint8Array {
+  const jwk = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'jwk' });
+  return isoCBOR.encode(
+    new Map<number, CBORValue>([
+      [1, 2],
+      [3, -35],
+      [-1, 2],
+      [-2, new Uint8Array(Buffer.from(jwk.x!, 'base64url'))],
+      [-3, new Uint8Array(Buffer.from(jwk.y!, 'base64url'))],
+    ]),
+  );
+}
+
+describe('registration ceremony defences', () => {
+  let server: TestServer;
+  let rp: oidc.Configuration;
+  let counter = 0;
+  /** An account that already exists, and the credential id of its passkey. */
+  let existingId: string;
+
+  before(async () => {
+    server = await startLatchkey();
+    rp = await registerRelyingParty(server);
+    const owner = new SoftwareAuthenticator({ origin: server.issuer });
+    const http = new HttpClient(server.issuer);
+    await signUp(http, server, owner, await openInteraction(http, (await authorizationRequest(rp)).url.href), 'first@example.com');
+    existingId = owner.credentials[0]!.id;
+  });
+  after(() => server.close());
+
+  /** A browser that proved a fresh email and holds creation options for it. */
+  async function proven(): Promise<{ http: HttpClient; page: PageState; email: string; options: Parameters<SoftwareAuthenticator['createCredential']>[0] }> {
+    const email = `reg${++counter}@example.com`;
+    const http = new HttpClient(server.issuer);
+    const page = await openInteraction(http, (await authorizationRequest(rp)).url.href);
+    assert.equal((await postForm(http, page, '/signup', { email })).status, 303);
+    assert.equal((await postForm(http, page, '/signup/code', { code: server.mailbox.lastCode(email) })).status, 303);
+    const options = await postJson(http, page, '/signup/passkey/options', {});
+    assert.equal(options.status, 200);
+    return { http, page, email, options: await options.json() };
+  }
+
+  async function counts(): Promise<{ accounts: number; passkeys: number }> {
+    return {
+      accounts: Number((await server.db('accounts').count({ n: '*' }))[0]!.n),
+      passkeys: Number((await server.db('passkeys').count({ n: '*' }))[0]!.n),
+    };
+  }
+
+  /** Registers with a credential built from the options, expecting the exact refusal and nothing written. */
+  async function refusedRegistration(
+    build: (options: Parameters<SoftwareAuthenticator['createCredential']>[0], authenticator: SoftwareAuthenticator) => unknown,
+    status: number,
+    code: string,
+    { burns = true }: { burns?: boolean } = {},
+  ): Promise<void> {
+    const before = await counts();
+    const { http, page, email, options } = await proven();
+    const authenticator = new SoftwareAuthenticator({ origin: server.issuer });
+    await expectRefused(await postJson(http, page, '/signup/passkey/verify', build(options, authenticator)), status, code);
+    assert.deepEqual(await counts(), before, 'nothing was written');
+    assert.equal(await server.db('accounts').where({ email }).first(), undefined);
+    // The challenge this response answered was burnt: even a good credential for it is refused now.
+    if (burns) await expectRefused(await postJson(http, page, '/signup/passkey/verify', authenticator.createCredential(options)), 400, 'passkey_challenge_invalid');
+  }
+
+  it('accepts a good registration (the baseline for every case below)', async () => {
+    const { http, page, options } = await proven();
+    const res = await postJson(http, page, '/signup/passkey/verify', new SoftwareAuthenticator({ origin: server.issuer }).createCredential(options));
+    assert.equal(res.status, 200);
+  });
+
+  for (const [name, overrides] of [
+    ['the assertion type (webauthn.get)', { type: 'webauthn.get' }],
+    ['another origin', { origin: 'https://evil.example' }],
+    ['another RP ID hash', { rpId: 'example.com' }],
+    ['a cross-origin frame', { crossOrigin: true }],
+    ['a top origin', { topOrigin: 'https://evil.example' }],
+    ['no user presence', { userPresent: false }],
+    ['no user verification', { userVerified: false }],
+  ] as const) {
+    it(`refuses a new credential with ${name}`, async () => {
+      await refusedRegistration((options, authenticator) => authenticator.createCredential(options, overrides), 400, 'passkey_verification_failed');
+    });
+  }
+
+  it('refuses a challenge of another interaction (burning it there) and a made-up challenge', async () => {
+    const other = await proven();
+    await refusedRegistration((_options, authenticator) => authenticator.createCredential(other.options), 400, 'passkey_challenge_invalid', { burns: false });
+    // Presented on the wrong interaction, the other browser's challenge is gone too.
+    const late = new SoftwareAuthenticator({ origin: server.issuer }).createCredential(other.options);
+    await expectRefused(await postJson(other.http, other.page, '/signup/passkey/verify', late), 400, 'passkey_challenge_invalid');
+    await refusedRegistration(
+      (options, authenticator) => authenticator.createCredential(options, { challenge: Buffer.alloc(32, 9).toString('base64url') }),
+      400,
+      'passkey_challenge_invalid',
+      { burns: false },
+    );
+  });
+
+  it('refuses a public key of an algorithm that was not offered (ES384)', async () => {
+    await refusedRegistration(
+      (options, authenticator) => {
+        assert.ok(!options.pubKeyCredParams.some((p) => p.alg === -35), 'ES384 is not offered');
+        return withAuthData(authenticator.createCredential(options), (parts) => ({ ...parts, publicKey: es384PublicKey() }));
+      },
+      400,
+      'passkey_verification_failed',
+    );
+  });
+
+  const truncated = (bytes: Uint8Array) => bytes.slice(0, Math.floor(bytes.length / 2));
+  for (const [name, edit] of [
+    ['garbage instead of CBOR', () => new Uint8Array(Buffer.from('this is not CBOR at all'))],
+    ['a truncated attestation object', (good: Uint8Array) => truncated(good)],
+    ['a map that announces more entries than it has', () => Uint8Array.of(0xa3, 0x63, 0x66, 0x6d, 0x74, 0x64, 0x6e, 0x6f, 0x6e, 0x65)],
+    ['a byte string that announces 4 GB', () => Uint8Array.of(0xa1, 0x68, ...Buffer.from('authData'), 0x5a, 0xff, 0xff, 0xff, 0xff, 0x00)],
+    ['a map that announces 2^32 entries', () => Uint8Array.of(0xba, 0xff, 0xff, 0xff, 0xff)],
+    ['arrays nested 10,000 deep', () => new Uint8Array(10_000).fill(0x81)],
+    ['an empty attestation object', () => new Uint8Array(0)],
+  ] as const) {
+    it(`refuses malformed CBOR: ${name}`, async () => {
+      await refusedRegistration(
+        (options, authenticator) => {
+          const good = authenticator.createCredential(options);
+          return withRawAttestation(good, edit(new Uint8Array(Buffer.from(good.response.attestationObject, 'base64url'))));
+        },
+        400,
+        'passkey_verification_failed',
+      );
+    });
+  }
+
+  for (const [name, edit] of [
+    ['authenticatorData cut short of its header', (parts: AuthDataParts) => ({ ...parts, head: parts.head.slice(0, 20), credentialId: new Uint8Array(0), publicKey: new Uint8Array(0) })],
+    ['a credential id length beyond the data', (parts: AuthDataParts) => ({ ...parts, publicKey: parts.publicKey.slice(0, 10) })],
+    ['trailing bytes after the public key', (parts: AuthDataParts) => ({ ...parts, publicKey: new Uint8Array(Buffer.concat([parts.publicKey, Buffer.alloc(512, 0x41)])) })],
+    ['a public key that is not a COSE map', (parts: AuthDataParts) => ({ ...parts, publicKey: isoCBOR.encode('not a key') })],
+  ] as const) {
+    it(`refuses malformed authenticatorData: ${name}`, async () => {
+      await refusedRegistration((options, authenticator) => withAuthData(authenticator.createCredential(options), edit), 400, 'passkey_verification_failed');
+    });
+  }
+
+  it('refuses an attestation object over the body limit before parsing it', async () => {
+    await refusedRegistration(
+      (options, authenticator) => withRawAttestation(authenticator.createCredential(options), new Uint8Array(40 * 1024).fill(0x41)),
+      413,
+      'payload_too_large',
+      // Refused before it is read, so the challenge is still there for a real attempt.
+      { burns: false },
+    );
+  });
+
+  it('refuses non-base64url credential ids', async () => {
+    for (const id of ['not base64url!', 'a+b/c=', '', 'A'.repeat(10) + '\n']) {
+      await refusedRegistration((options, authenticator) => ({ ...authenticator.createCredential(options), id, rawId: id }), 400, 'passkey_verification_failed');
+    }
+  });
+
+  it('accepts a credential id of 1023 bytes and refuses one of 1024', async () => {
+    const { http, page, options } = await proven();
+    const longest = Buffer.alloc(1023, 7).toString('base64url');
+    const ok = await postJson(http, page, '/signup/passkey/verify', new SoftwareAuthenticator({ origin: server.issuer }).createCredential(options, { credentialId: longest }));
+    assert.equal(ok.status, 200, 'the WebAuthn maximum is allowed');
+    await refusedRegistration(
+      (options, authenticator) => authenticator.createCredential(options, { credentialId: Buffer.alloc(1024, 8).toString('base64url') }),
+      400,
+      'passkey_verification_failed',
+    );
+  });
+
+  it('refuses a credential whose id differs from the one in authenticatorData (a short id hiding a long one)', async () => {
+    await refusedRegistration(
+      (options, authenticator) => ({ ...authenticator.createCredential(options, { credentialId: Buffer.alloc(1100, 3).toString('base64url') }), id: 'c2hvcnQ', rawId: 'c2hvcnQ' }),
+      400,
+      'passkey_verification_failed',
+    );
+    await refusedRegistration(
+      (options, authenticator) => {
+        const credential = authenticator.createCredential(options);
+        const other = Buffer.alloc(32, 5).toString('base64url');
+        return { ...credential, id: other, rawId: other };
+      },
+      400,
+      'passkey_verification_failed',
+    );
+  });
+
+  it('refuses a credential id that is already registered, and takes nothing over', async () => {
+    const owner = await server.db('passkeys').where({ id: existingId }).first();
+    await refusedRegistration((options, authenticator) => authenticator.createCredential(options, { credentialId: existingId }), 409, 'passkey_already_registered');
+    assert.deepEqual(await server.db('passkeys').where({ id: existingId }).first(), owner, 'the registered passkey is untouched');
   });
 });

@@ -1,0 +1,82 @@
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import { errors } from 'oidc-provider';
+import type { Backchannel } from '../../domain/backchannel.ts';
+import type { RateLimits } from '../middleware/rate-limit.ts';
+import type { Render } from '../views.ts';
+
+export const APPROVE_PATH = '/approve';
+
+/**
+ * The page a backchannel request's link opens: the application, the binding message and what
+ * it asks, then "Approve" (a user-verified passkey ceremony bound to this request) or "Deny".
+ * The decision goes to oidc-provider, whose token endpoint answers the application.
+ */
+export function approvalRouter(deps: {
+  provider: Provider;
+  backchannel: Backchannel;
+  render: Render;
+  csrf: { issue: Middleware; verify: Middleware };
+  limits: RateLimits;
+  clock: () => number;
+}): Router {
+  const { provider, backchannel, render, csrf } = deps;
+  const router = new Router({ prefix: APPROVE_PATH });
+  const body = bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '32kb', formLimit: '8kb', jsonStrict: true });
+
+  router.use(async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  });
+  router.use(csrf.issue);
+  router.use(async (ctx, next) => {
+    if (ctx.method !== 'POST') return next();
+    await body(ctx, async () => {
+      await deps.limits.consume(ctx.path.endsWith('/verify') ? 'ceremonyVerify' : 'ceremonyOptions', ctx.ip);
+      await csrf.verify(ctx, next);
+    });
+  });
+
+  router.get('/done', async (ctx) => {
+    const denied = ctx.query.result === 'denied';
+    ctx.body = render('approve-done.njk', { title: denied ? 'Request denied' : 'Request approved', denied });
+  });
+
+  router.get('/:token', async (ctx) => {
+    const { approval, account } = await backchannel.pending(ctx.params.token!);
+    const client = await provider.Client.find(approval.clientId);
+    ctx.body = render('approve.njk', {
+      title: `Approve a request from ${client?.clientName ?? approval.clientId}`,
+      clientName: client?.clientName ?? approval.clientId,
+      email: account.email,
+      bindingMessage: approval.bindingMessage,
+      action: `${APPROVE_PATH}/${ctx.params.token}`,
+      csrfToken: ctx.state.csrfToken,
+    });
+  });
+
+  router.post('/:token/passkey/options', async (ctx) => {
+    ctx.body = await backchannel.approvalOptions(ctx.params.token!);
+  });
+
+  router.post('/:token/passkey/verify', async (ctx) => {
+    const { approval, context } = await backchannel.approve(ctx.params.token!, ctx.request.body);
+    const grant = new provider.Grant({ clientId: approval.clientId, accountId: approval.accountId });
+    if (approval.scope) grant.addOIDCScope(approval.scope);
+    await grant.save();
+    // acr, amr and auth_time come from the ceremony just verified, never from the request.
+    await provider.backchannelResult(approval.requestId, grant, { acr: context.acr, amr: [...context.amr], authTime: Math.floor(deps.clock() / 1000) });
+    ctx.body = { redirectTo: `${APPROVE_PATH}/done` };
+  });
+
+  router.post('/:token/deny', async (ctx) => {
+    const approval = await backchannel.deny(ctx.params.token!);
+    await provider.backchannelResult(approval.requestId, new errors.AccessDenied('the person denied the request'));
+    ctx.redirect(`${APPROVE_PATH}/done?result=denied`);
+    ctx.status = 303;
+  });
+
+  return router;
+}

@@ -1,0 +1,65 @@
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import type { Enrollments } from '../../domain/enrollment.ts';
+import type { RateLimits } from '../middleware/rate-limit.ts';
+import type { Render } from '../views.ts';
+
+export const ENROLL_PATH = '/enroll';
+
+/**
+ * The page an enrollment link opens: who invited the person, for which account, and
+ * "Create a passkey". A used, expired or revoked link, or one for a disabled account, shows
+ * the error page and changes nothing.
+ */
+export function enrollRouter(deps: {
+  enrollments: Enrollments;
+  render: Render;
+  csrf: { issue: Middleware; verify: Middleware };
+  limits: RateLimits;
+}): Router {
+  const { enrollments, render, csrf } = deps;
+  const router = new Router({ prefix: ENROLL_PATH });
+  const body = bodyParser({ enableTypes: ['json'], jsonLimit: '32kb', jsonStrict: true });
+
+  router.use(async (ctx, next) => {
+    // The secret is in the path: nothing may cache these pages.
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  });
+  router.use(csrf.issue);
+  router.use(async (ctx, next) => {
+    if (ctx.method !== 'POST') return next();
+    await body(ctx, async () => {
+      await deps.limits.consume(ctx.path.endsWith('/verify') ? 'ceremonyVerify' : 'ceremonyOptions', ctx.ip);
+      await csrf.verify(ctx, next);
+    });
+  });
+
+  router.get('/done', async (ctx) => {
+    ctx.body = render('enroll-done.njk', { title: 'Your passkey is ready' });
+  });
+
+  router.get('/:token', async (ctx) => {
+    const { link, account } = await enrollments.open(ctx.params.token!);
+    ctx.body = render('enroll.njk', {
+      title: 'Create a passkey',
+      invitedBy: link.invitedBy,
+      email: account.email,
+      expiresAt: new Date(link.expiresAt).toUTCString(),
+      action: `${ENROLL_PATH}/${ctx.params.token}`,
+      csrfToken: ctx.state.csrfToken,
+    });
+  });
+
+  router.post('/:token/passkey/options', async (ctx) => {
+    ctx.body = await enrollments.passkeyOptions(ctx.params.token!);
+  });
+
+  router.post('/:token/passkey/verify', async (ctx) => {
+    await enrollments.complete(ctx.params.token!, ctx.request.body);
+    ctx.body = { redirectTo: `${ENROLL_PATH}/done` };
+  });
+
+  return router;
+}

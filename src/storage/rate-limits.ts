@@ -1,0 +1,30 @@
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Db } from './db.ts';
+import { rawRows, toNullableNumber, toNumber } from './rows.ts';
+
+/**
+ * rate-limiter-flexible's SQLite store (not its PostgreSQL or Redis ones) runs its upsert on a raw pooled connection inside a
+ * SAVEPOINT, hands the connection back before the statement ran, and on failure (SQLITE_BUSY
+ * while another process holds the lock) rolls back to the savepoint without releasing it. That
+ * leaves Latchkey's only connection inside a transaction that never commits: every later write
+ * would look successful and be lost. The upsert is one atomic statement, so it runs as one
+ * ordinary knex query instead (same SQL as the library's).
+ */
+export function upsertThroughKnex(limiter: RateLimiterAbstract, db: Db): void {
+  (limiter as unknown as { _upsertTransaction: unknown })._upsertTransaction = async (key: string, points: number, msDuration: number, forceExpire = false) => {
+    const now = Date.now();
+    const expire = msDuration > 0 ? now + msDuration : null;
+    const result = forceExpire
+      ? await db.raw('INSERT OR REPLACE INTO rate_limits (key, points, expire) VALUES (?, ?, ?) RETURNING points, expire', [key, points, expire])
+      : await db.raw(
+          `INSERT INTO rate_limits (key, points, expire) VALUES (?, ?, ?)
+           ON CONFLICT(key) DO UPDATE SET
+             points = CASE WHEN expire IS NULL OR expire > ? THEN points + excluded.points ELSE excluded.points END,
+             expire = CASE WHEN expire IS NULL OR expire > ? THEN expire ELSE excluded.expire END
+           RETURNING points, expire`,
+          [key, points, expire, now, now],
+        );
+    const row = rawRows(result)[0];
+    return row ? { points: toNumber(row.points), expire: toNullableNumber(row.expire) } : row;
+  };
+}
