@@ -22,7 +22,7 @@ import { AccountSignIn } from './http/account/sign-in.ts';
 import { assetsRouter } from './http/assets.ts';
 import { interactionRouter } from './http/interactions/router.ts';
 import { csrfProtection } from './http/middleware/csrf.ts';
-import { errorHandler } from './http/middleware/errors.ts';
+import { errorHandler, isStorageUnavailable } from './http/middleware/errors.ts';
 import { countCeremonies, observeRequests } from './http/middleware/observe.ts';
 import { operationsRouter } from './http/operations.ts';
 import { RateLimits, storeFactory } from './http/middleware/rate-limit.ts';
@@ -196,13 +196,20 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
             bindingMessage: typeof ctx.oidc.params?.binding_message === 'string' ? ctx.oidc.params.binding_message : null,
             details: null,
             scope: request.scope ?? null,
-            expiresAt: (request.exp ?? 0) * 1000,
+            expiresAt: clock() + request.expiration * 1000,
           }),
       },
     }),
   );
   provider.proxy = config.trustProxy;
-  provider.on('server_error', (_ctx, error) => logger.error({ err: error }, 'oidc-provider server_error'));
+  provider.on('server_error', (ctx, error) => {
+    logger.error({ err: error }, 'oidc-provider server_error');
+    // The body (server_error) is already set; a storage outage is temporary, so say so.
+    if (isStorageUnavailable(error)) {
+      ctx.status = 503;
+      ctx.set('Retry-After', '5');
+    }
+  });
 
   const https = new URL(config.issuer).protocol === 'https:';
   const csrf = csrfProtection({ secret: derive('csrf').toString('base64url'), origin: new URL(config.issuer).origin, secure: https });

@@ -26,6 +26,11 @@ async function main(): Promise<void> {
   const db = openDatabase(config.database);
   const applied = await migrateToLatest(db);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+  if (config.issuer.startsWith('https:') && !config.trustProxy) {
+    // Latchkey speaks plain HTTP: an https issuer means a TLS proxy in front, whose
+    // X-Forwarded-Proto must be trusted, or secure cookies cannot be set and sign-in fails.
+    logger.warn('LATCHKEY_ISSUER is https but LATCHKEY_TRUST_PROXY is off: put Latchkey behind a TLS-terminating proxy and set LATCHKEY_TRUST_PROXY=true');
+  }
   if (!config.smtpUrl) logger.warn('SMTP_URL is not set: emails (with their codes) are written to this log. Set SMTP_URL for real use.');
   const mailer = config.smtpUrl ? new SmtpMailer(config.smtpUrl, config.mailFrom) : new LogMailer(logger);
   // Shared rate-limit counters; a Redis outage must not take sign-in down with it, so errors are logged.

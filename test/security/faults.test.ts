@@ -42,9 +42,10 @@ async function expectUnavailable(response: Response, label: string): Promise<voi
   assert.doesNotMatch(text, /SQLITE|knex|at .*\.ts:\d+/, `${label}: no internals`);
 }
 
-/** oidc-provider's endpoints answer a storage failure as server_error, and never redirect with a code. */
+/** oidc-provider's endpoints answer a storage failure as a temporary server_error (503, Retry-After), and never redirect with a code. */
 async function expectServerError(response: Response, label: string): Promise<void> {
-  assert.equal(response.status, 500, `${label}: ${response.status}`);
+  assert.equal(response.status, 503, `${label}: ${response.status}`);
+  assert.equal(response.headers.get('retry-after'), '5', label);
   assert.equal(response.headers.get('location'), null, label);
   const text = await response.text();
   assert.match(text, /server_error/, label);
@@ -116,7 +117,8 @@ describe('a locked database', () => {
         headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${client_id}:${client_secret}`).toString('base64')}` },
         body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: request.verifier }),
       });
-      assert.equal(token.status, 500);
+      assert.equal(token.status, 503);
+      assert.equal(token.headers.get('retry-after'), '5');
       const body = (await token.json()) as { error: string; access_token?: string };
       assert.equal(body.error, 'server_error');
       assert.equal(body.access_token, undefined);
@@ -146,7 +148,7 @@ describe('an unreachable database', () => {
         headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${client_id}:${client_secret}`).toString('base64')}` },
         body: 'grant_type=refresh_token&refresh_token=anything',
       });
-      assert.equal(token.status, 500);
+      assert.equal(token.status, 503, await token.clone().text());
       assert.equal(((await token.json()) as { error: string }).error, 'server_error');
       const ready = await fetch(server.url('/readyz'));
       assert.equal(ready.status, 503);

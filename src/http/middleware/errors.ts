@@ -12,6 +12,12 @@ interface PublicError {
 
 const UNAVAILABLE = /SQLITE_BUSY|SQLITE_LOCKED|SQLITE_CANTOPEN|ECONNREFUSED|ECONNRESET|Timeout acquiring a connection|Unable to acquire a connection|terminating connection|Connection terminated/;
 
+/** True when an error means the database cannot be reached or is busy (a retry may succeed). */
+export function isStorageUnavailable(error: unknown): boolean {
+  const e = error as { code?: string; message?: string } | null;
+  return UNAVAILABLE.test(`${e?.code ?? ''} ${e?.message ?? ''}`);
+}
+
 /** Turns any error into what may be shown; internal causes stay in the log. */
 export function toPublicError(error: unknown): PublicError {
   if (error instanceof DomainError) return { status: error.status, code: error.code, message: error.message };
@@ -29,7 +35,7 @@ export function toPublicError(error: unknown): PublicError {
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
     return { status: e.status, code: 'invalid_request', message: 'The request could not be read.' };
   }
-  if (UNAVAILABLE.test(`${e?.code ?? ''} ${e?.message ?? ''}`)) {
+  if (isStorageUnavailable(error)) {
     return { status: 503, code: 'database_unavailable', message: 'The service is temporarily unavailable. Please try again in a moment.' };
   }
   return { status: 500, code: 'server_error', message: 'Something went wrong on our side. Please try again.' };
