@@ -110,10 +110,14 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
     extraClientMetadata: {
       properties: [...LATCHKEY_CLIENT_METADATA],
       validator(ctx, key, value, metadata) {
-        // Management API scopes are for clients the operator configured, never for self-registered ones.
+        // Management API scopes and CIBA are for clients the operator configured, never for self-registered ones.
         if (key === 'first_party' && ctx && (ctx.oidc?.route === 'registration' || ctx.oidc?.route === 'client_update')) {
           if (grantableApiScopes(typeof metadata.scope === 'string' ? metadata.scope : undefined).length > 0) {
             throw new errors.InvalidClientMetadata('management API scopes cannot be requested through dynamic registration');
+          }
+          // Backchannel requests mail people in the client's name: operator-configured clients only.
+          if (Array.isArray(metadata.grant_types) && metadata.grant_types.includes('urn:openid:params:grant-type:ciba')) {
+            throw new errors.InvalidClientMetadata('the CIBA grant cannot be requested through dynamic registration');
           }
         }
         if (key === 'first_party' && value !== undefined) {
@@ -142,6 +146,39 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
       revocation: { enabled: true },
       userinfo: { enabled: true },
       clientCredentials: { enabled: true },
+      // Device authorization grant (RFC 8628): the person enters the code on Latchkey's page and
+      // signs in with a passkey there (the usual interaction), for TVs and command-line tools.
+      deviceFlow: {
+        enabled: true,
+        charset: 'base-20',
+        mask: '****-****',
+        userCodeInputSource: async (ctx, _form, _out, err) => {
+          // Latchkey's own form (labelled, no inline handlers under the CSP), posting what oidc-provider's would.
+          const error = err
+            ? (err as { name?: string }).name === 'AbortedError'
+              ? 'The sign-in was cancelled. Start again on your device.'
+              : (err as { name?: string }).name === 'NoCodeError' || (err as { userCode?: string }).userCode
+                ? 'That code is not valid or has expired. Check the code on your device and try again.'
+                : 'The code could not be checked. Try again.'
+            : undefined;
+          ctx.type = 'html';
+          ctx.body = render('device-code.njk', {
+            title: 'Connect a device',
+            action: ctx.oidc.urlFor('code_verification'),
+            xsrf: (ctx.oidc.session?.state as { secret?: string } | undefined)?.secret,
+            error,
+          });
+        },
+        userCodeConfirmSource: async (ctx, form, client, _deviceInfo, userCode) => {
+          ctx.type = 'html';
+          ctx.body = render('device-confirm.njk', { title: 'Confirm the device', form, clientName: client.clientName ?? client.clientId, userCode });
+        },
+        successSource: async (ctx) => {
+          const client = ctx.oidc.client;
+          ctx.type = 'html';
+          ctx.body = render('device-done.njk', { title: 'Device connected', clientName: client?.clientName ?? client?.clientId });
+        },
+      },
       ciba: deps.ciba
         ? {
             enabled: true,
