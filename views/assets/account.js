@@ -41,6 +41,8 @@
   }
 
   button.addEventListener('click', async () => {
+    // Disabling the focused button drops the focus; it goes back after a failure (keyboard users).
+    const hadFocus = document.activeElement === button;
     button.disabled = true;
     clearStatus();
     try {
@@ -65,6 +67,7 @@
         showStatus(explain(error, 'create'));
       }
       button.disabled = false;
+      if (hadFocus) button.focus();
     }
   });
 })();

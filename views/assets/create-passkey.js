@@ -12,6 +12,8 @@
   }
 
   button.addEventListener('click', async () => {
+    // Disabling the focused button drops the focus; it goes back after a failure (keyboard users).
+    const hadFocus = document.activeElement === button;
     button.disabled = true;
     clearStatus();
     try {
@@ -23,6 +25,7 @@
     } catch (error) {
       showStatus(explain(error, 'create'));
       button.disabled = false;
+      if (hadFocus) button.focus();
     }
   });
 })();

@@ -19,6 +19,8 @@
   async function run(body) {
     if (busy) return;
     busy = true;
+    // Disabling the focused button drops the focus; it goes back after a failure (keyboard users).
+    const hadFocus = document.activeElement === button;
     button.disabled = true;
     clearStatus();
     try {
@@ -27,6 +29,7 @@
       // The step-up page (no email form) confirms someone already signed in: no "create an account".
       showStatus(explain(error, form ? 'get' : 'confirm'));
       button.disabled = false;
+      if (hadFocus) button.focus();
       if (form) startAutofill();
     } finally {
       busy = false;
@@ -56,9 +59,14 @@
     const email = form.elements.email.value.trim();
     if (!email) {
       showStatus('Enter your email, or choose "Sign in with a passkey".');
+      // Tie the message to the field, so a screen reader reads it there too.
+      form.elements.email.setAttribute('aria-invalid', 'true');
+      form.elements.email.setAttribute('aria-describedby', 'status');
       form.elements.email.focus();
       return;
     }
+    form.elements.email.removeAttribute('aria-invalid');
+    form.elements.email.removeAttribute('aria-describedby');
     run({ email });
   });
   startAutofill();

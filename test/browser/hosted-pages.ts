@@ -1,0 +1,165 @@
+/**
+ * A walk through every hosted page a person can reach, for checks that apply to all of them
+ * (the accessibility audit, screenshots). The walk is a real one: a sign-up, consent, step-up,
+ * the account page, logout, recovery on another device and an error page, each page reached by
+ * roles and accessible names as in the other browser tests. At each stop the callback runs on
+ * the page as it is; it must leave the page where it found it.
+ */
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type * as oidc from 'openid-client';
+import type { TestServer } from '../helpers/app.ts';
+import { authorizationRequest } from '../helpers/rp.ts';
+import {
+  addVirtualAuthenticator,
+  disablePasskeyAutofill,
+  expectPage,
+  expectSignInPage,
+  newContext,
+  waitForApplication,
+  type CallbackServer,
+} from './helpers.ts';
+
+/** One page on the walk: a short, file-name-safe name and the tab showing it. */
+export interface Stop {
+  readonly name: string;
+  readonly page: Page;
+}
+
+export interface Walk {
+  readonly browser: Browser;
+  readonly server: TestServer;
+  readonly app: CallbackServer;
+  readonly rp: oidc.Configuration;
+}
+
+/** The client metadata the walk's relying party registers with: policy and terms links shown on the pages. */
+export const WALK_CLIENT_METADATA = {
+  policy_uri: 'https://app.example.com/privacy',
+  tos_uri: 'https://app.example.com/terms',
+};
+
+/** Every page the walk stops at, in order (names as given to the callback). */
+export const STOPS = [
+  'sign-in',
+  'sign-in-error',
+  'sign-up-email',
+  'sign-up-code',
+  'sign-up-code-error',
+  'create-passkey',
+  'consent',
+  'step-up',
+  'account',
+  'account-signed-out',
+  'logout',
+  'logged-out',
+  'error',
+  'recovery-email',
+  'recovery-code',
+  'recovery-passkey',
+] as const;
+
+async function freshPage(browser: Browser, contexts: BrowserContext[]): Promise<Page> {
+  const context = await newContext(browser);
+  contexts.push(context);
+  await disablePasskeyAutofill(context);
+  const page = await context.newPage();
+  await addVirtualAuthenticator(page);
+  return page;
+}
+
+/** Settles a page before it is looked at: fonts, deferred scripts, no pending focus. */
+async function settle(page: Page): Promise<void> {
+  await page.waitForLoadState('load');
+  await page.evaluate(() => document.fonts.ready.then(() => undefined));
+}
+
+/** Walks every hosted page; `visit` runs at each one. Closes the tabs it opened. */
+export async function walkHostedPages(walk: Walk, visit: (stop: Stop) => Promise<void>): Promise<void> {
+  const { browser, server, app, rp } = walk;
+  const contexts: BrowserContext[] = [];
+  const stop = async (name: (typeof STOPS)[number], page: Page) => {
+    await settle(page);
+    await visit({ name, page });
+  };
+  const newRequest = (params: Record<string, string> = {}) => authorizationRequest(rp, { redirect_uri: app.redirectUri, ...params });
+  const email = `walker-${Date.now()}@example.com`;
+
+  try {
+    const page = await freshPage(browser, contexts);
+
+    // Sign-in, and its alert (the email form sent empty).
+    await page.goto((await newRequest()).url.href);
+    await expectSignInPage(page, server);
+    await stop('sign-in', page);
+    await page.getByRole('button', { name: 'Continue with email' }).click();
+    await page.getByRole('alert').waitFor({ state: 'visible' });
+    await stop('sign-in-error', page);
+
+    // Sign-up: email, code (and a wrong one), create a passkey, consent.
+    await page.getByRole('link', { name: 'Create account' }).click();
+    await expectPage(page, 'Create account');
+    await stop('sign-up-email', page);
+    await page.getByLabel('Email').fill(email);
+    await page.getByRole('button', { name: 'Send code' }).click();
+    await expectPage(page, 'Check your email');
+    await stop('sign-up-code', page);
+    const code = server.mailbox.lastCode(email);
+    const wrong = code === '000000' ? '111111' : '000000';
+    await page.getByLabel('Code').fill(wrong);
+    await page.getByRole('button', { name: 'Confirm email' }).click();
+    await page.getByRole('alert').waitFor({ state: 'visible' });
+    await stop('sign-up-code-error', page);
+    await page.getByLabel('Code').fill(code);
+    await page.getByRole('button', { name: 'Confirm email' }).click();
+    await expectPage(page, 'Create a passkey');
+    await stop('create-passkey', page);
+    await page.getByRole('button', { name: 'Create a passkey' }).click();
+    await expectPage(page, /^Allow /);
+    await stop('consent', page);
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await waitForApplication(page, app);
+
+    // Signed in: the application asks for a fresh sign-in.
+    await page.goto((await newRequest({ prompt: 'login' })).url.href);
+    await expectPage(page, 'Confirm it’s you');
+    await stop('step-up', page);
+
+    await page.goto(server.url('/account'));
+    await expectPage(page, 'Your account');
+    await stop('account', page);
+    await page.goto(server.url('/account/signed-out'));
+    await expectPage(page, 'You are signed out');
+    await stop('account-signed-out', page);
+
+    // Logout without an application to return to: the confirmation, then the signed-out page.
+    await page.goto(server.url('/session/end'));
+    await expectPage(page, /^Sign out/);
+    await stop('logout', page);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expectPage(page, 'You are signed out');
+    await stop('logged-out', page);
+
+    // An error page: an authorization request from an unknown application.
+    await page.goto(server.url('/auth?client_id=no-such-client&response_type=code&scope=openid'));
+    await expectPage(page, 'Something went wrong');
+    await stop('error', page);
+
+    // Recovery, on another device.
+    const other = await freshPage(browser, contexts);
+    await other.goto((await newRequest()).url.href);
+    await expectSignInPage(other, server);
+    await other.getByRole('link', { name: 'Lost your passkey?' }).click();
+    await expectPage(other, 'Lost your passkey?');
+    await stop('recovery-email', other);
+    await other.getByLabel('Email').fill(email);
+    await other.getByRole('button', { name: 'Send code' }).click();
+    await expectPage(other, 'Check your email');
+    await stop('recovery-code', other);
+    await other.getByLabel('Code').fill(server.mailbox.lastCode(email));
+    await other.getByRole('button', { name: 'Confirm email' }).click();
+    await expectPage(other, 'Create a new passkey');
+    await stop('recovery-passkey', other);
+  } finally {
+    await Promise.all(contexts.map((context) => context.close()));
+  }
+}

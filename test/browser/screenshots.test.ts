@@ -1,0 +1,82 @@
+/**
+ * Screenshots of every hosted page at a phone and a desktop width, in the light and the dark
+ * theme, saved under test/artifacts/screenshots/ (git-ignored; CI keeps them as artifacts) for a
+ * person to look at. While at it, checks what a picture would show but axe does not: no page
+ * scrolls sideways (WCAG 1.4.10 reflow), down to a 320 px phone.
+ *
+ * Files: test/artifacts/screenshots/<page>-<phone|desktop>-<light|dark>.png
+ *
+ * Run: node --import tsx --test test/browser/screenshots.test.ts
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import type * as oidc from 'openid-client';
+import type { Browser } from 'playwright-core';
+import { startLatchkey, type TestServer } from '../helpers/app.ts';
+import { registerRelyingParty } from '../helpers/rp.ts';
+import { browserUnavailable, launchBrowser, startCallbackServer, type CallbackServer } from './helpers.ts';
+import { STOPS, WALK_CLIENT_METADATA, walkHostedPages } from './hosted-pages.ts';
+
+export const SCREENSHOT_DIR = fileURLToPath(new URL('../artifacts/screenshots/', import.meta.url));
+
+const VIEWPORTS = {
+  phone: { width: 375, height: 812 },
+  desktop: { width: 1280, height: 800 },
+} as const;
+/** The narrowest width the pages must fit without sideways scrolling (checked, not saved). */
+const NARROWEST = { width: 320, height: 640 };
+const THEMES = ['light', 'dark'] as const;
+
+describe('screenshots of the hosted pages', { skip: browserUnavailable }, () => {
+  let server: TestServer;
+  let app: CallbackServer;
+  let rp: oidc.Configuration;
+  let browser: Browser;
+
+  before(async () => {
+    server = await startLatchkey();
+    app = await startCallbackServer();
+    rp = await registerRelyingParty(server, {
+      redirect_uris: [app.redirectUri],
+      post_logout_redirect_uris: [app.postLogoutRedirectUri],
+      ...WALK_CLIENT_METADATA,
+    });
+    browser = await launchBrowser();
+    mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await app?.close();
+    await server?.close();
+  });
+
+  it('saves every page at phone and desktop widths in both themes; none scrolls sideways', { timeout: 120_000 }, async () => {
+    const saved: string[] = [];
+    const overflows: string[] = [];
+    await walkHostedPages({ browser, server, app, rp }, async ({ name, page }) => {
+      const original = page.viewportSize();
+      for (const colorScheme of THEMES) {
+        await page.emulateMedia({ colorScheme });
+        for (const [device, size] of Object.entries(VIEWPORTS)) {
+          await page.setViewportSize(size);
+          const file = join(SCREENSHOT_DIR, `${name}-${device}-${colorScheme}.png`);
+          await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
+          saved.push(file);
+        }
+      }
+      for (const size of [NARROWEST, VIEWPORTS.phone]) {
+        await page.setViewportSize(size);
+        const { scrollWidth, clientWidth } = await page.evaluate('({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth })') as { scrollWidth: number; clientWidth: number };
+        if (scrollWidth > clientWidth) overflows.push(`${name} at ${size.width}px: ${scrollWidth}px wide`);
+      }
+      await page.emulateMedia({ colorScheme: 'light' });
+      if (original) await page.setViewportSize(original);
+    });
+    assert.equal(saved.length, STOPS.length * THEMES.length * Object.keys(VIEWPORTS).length);
+    assert.deepEqual(overflows, [], 'pages that scroll sideways');
+  });
+});
