@@ -64,6 +64,8 @@ import { KnexEnrollmentStore } from './storage/repositories/enrollments.ts';
 import { Backchannel } from './domain/backchannel.ts';
 import { APPROVE_PATH, approvalRouter } from './http/backchannel/router.ts';
 import { createBackchannelMessages } from './mail/backchannel-messages.ts';
+import { outboundFetch } from './http/backchannel/ping.ts';
+import { enforcePollingInterval } from './http/backchannel/polling.ts';
 import { KnexBackchannelStore, KnexLoginHintDirectory } from './storage/repositories/backchannel.ts';
 
 export interface AppDeps {
@@ -184,6 +186,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
       // The account page signs people in to Latchkey itself as a built-in first-party client.
       clients: [...deps.clients, accountClient(config.issuer, config.rpName)],
       render,
+      fetch: outboundFetch({ allowPrivate: config.ciba.pingAllowPrivate, caFile: config.ciba.pingCaFile }),
       ciba: {
         resolveLoginHint: (hint) => backchannel.resolveLoginHint(hint),
         validBindingMessage: (message) => Backchannel.validBindingMessage(message),
@@ -194,7 +197,8 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
             clientId: request.clientId!,
             clientName,
             bindingMessage: typeof ctx.oidc.params?.binding_message === 'string' ? ctx.oidc.params.binding_message : null,
-            details: null,
+            // Validated by the richAuthorizationRequests feature (src/domain/authorization-details.ts).
+            details: typeof ctx.oidc.params?.authorization_details === 'string' ? (JSON.parse(ctx.oidc.params.authorization_details) as Record<string, unknown>[]) : null,
             scope: request.scope ?? null,
             expiresAt: clock() + request.expiration * 1000,
           }),
@@ -202,6 +206,10 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
     }),
   );
   provider.proxy = config.trustProxy;
+  // CIBA polling: `interval` in the backchannel response, `slow_down` for a client that polls faster.
+  const pollGate = storeFactory(db, deps.redis)('rl:ciba-poll', { points: 1, duration: config.ciba.pollInterval });
+  await pollGate.ready;
+  provider.use(enforcePollingInterval(provider, pollGate.limiter, config.ciba.pollInterval));
   provider.on('server_error', (ctx, error) => {
     logger.error({ err: error }, 'oidc-provider server_error');
     // The body (server_error) is already set; a storage outage is temporary, so say so.
@@ -271,6 +279,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
       internalClientIds: [ACCOUNT_CLIENT_ID],
       clock,
       reportMailFailure: (error) => logger.error({ err: error }, 'could not send the mail about a passkey change'),
+      events,
     }),
     signIn: new AccountSignIn({
       provider,
@@ -307,7 +316,16 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
     newId: () => `enr_${randomUUID().replaceAll('-', '')}`,
     events,
   });
-  const approvals = approvalRouter({ provider, backchannel, render, csrf, limits, clock });
+  const approvals = approvalRouter({
+    provider,
+    backchannel,
+    render,
+    csrf,
+    limits,
+    clock,
+    // The decision is recorded either way; a ping client that missed the notification can still poll.
+    reportPingFailure: (error) => logger.warn({ err: error }, 'could not ping the client about a backchannel decision'),
+  });
   app.use(approvals.routes());
   app.use(approvals.allowedMethods());
   const enroll = enrollRouter({ enrollments, render, csrf, limits });

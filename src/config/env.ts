@@ -66,6 +66,18 @@ export interface Config {
   readonly metricsToken: string | undefined;
   /** Seconds between checks for rotated keys in the database (how soon every node follows a rotation). */
   readonly keyReloadInterval: number;
+  /** Backchannel approval (CIBA). */
+  readonly ciba: {
+    /** Seconds a client must wait between polls of one request (`interval`); faster polls get `slow_down`. */
+    readonly pollInterval: number;
+    /**
+     * Let ping notifications reach loopback and private addresses (local development and tests
+     * only); otherwise they go to publicly routable https endpoints only.
+     */
+    readonly pingAllowPrivate: boolean;
+    /** Extra CA certificate (PEM file) trusted for ping endpoints, with pingAllowPrivate (a development certificate). */
+    readonly pingCaFile: string | undefined;
+  };
   /** Webhook delivery: how often each node looks for due deliveries, the first retry delay, and attempts before giving up. */
   readonly webhooks: {
     readonly pollMs: number;
@@ -320,6 +332,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     recovery: oneOf(env, 'LATCHKEY_RECOVERY', ['email', 'off'] as const, 'email'),
     metricsToken,
     keyReloadInterval: integer(env, 'LATCHKEY_KEY_RELOAD_INTERVAL', 30, 1, 3600),
+    ciba: {
+      pollInterval: integer(env, 'LATCHKEY_CIBA_POLL_INTERVAL', 5, 1, 60),
+      pingAllowPrivate: boolean(env, 'LATCHKEY_CIBA_PING_ALLOW_PRIVATE', false),
+      pingCaFile: optionalPath(env, 'LATCHKEY_CIBA_PING_CA_FILE', cwd),
+    },
     webhooks: {
       pollMs: integer(env, 'LATCHKEY_WEBHOOK_POLL_MS', 1000, 50, 60_000),
       retryBaseMs: integer(env, 'LATCHKEY_WEBHOOK_RETRY_BASE_MS', 10_000, 50, 3_600_000),

@@ -9,6 +9,19 @@ import type { Config } from './env.ts';
 import type { Adapter } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { API_SCOPES, apiResource, grantableApiScopes } from './api.ts';
+import type { FetchLike } from '../http/backchannel/ping.ts';
+import { AuthorizationDetailError, TRANSFER_TYPE, validateTransfer } from '../domain/authorization-details.ts';
+
+const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
+
+/**
+ * The resource a backchannel request with authorization_details names by default (oidc-provider
+ * requires one with Rich Authorization Requests): the requesting application itself, which
+ * carries out what the person approved.
+ */
+export function backchannelResource(clientId: string): string {
+  return `urn:latchkey:client:${encodeURIComponent(clientId)}`;
+}
 
 export interface OidcDeps {
   readonly config: Config;
@@ -21,7 +34,9 @@ export interface OidcDeps {
   readonly findGrantId: (accountId: string, clientId: string) => Promise<string | undefined>;
   /** Milliseconds since the epoch (Latchkey's clock, so tests can age a session). */
   readonly clock: () => number;
-  /** Backchannel approval (OpenID CIBA, poll mode): who a login_hint names, and how to reach them. */
+  /** oidc-provider's outbound requests (CIBA ping notifications); see src/http/backchannel/ping.ts. */
+  readonly fetch?: FetchLike;
+  /** Backchannel approval (OpenID CIBA, poll and ping modes): who a login_hint names, and how to reach them. */
   readonly ciba?: {
     readonly resolveLoginHint: (hint: unknown) => Promise<string | undefined>;
     readonly validBindingMessage: (message: unknown) => boolean;
@@ -73,6 +88,7 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
   return {
     adapter: deps.adapter,
     clients: deps.clients,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
     jwks: keys.jwks as Configuration['jwks'],
     cookies: {
       keys: keys.cookieKeys,
@@ -182,7 +198,9 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
       ciba: deps.ciba
         ? {
             enabled: true,
-            deliveryModes: ['poll'],
+            // ping: oidc-provider notifies the client's https backchannel_client_notification_endpoint
+            // (Bearer client_notification_token, the auth_req_id) once the person decided.
+            deliveryModes: ['poll', 'ping'],
             processLoginHint: async (_ctx, hint) => (await deps.ciba!.resolveLoginHint(hint)) ?? '',
             processLoginHintToken: async () => {
               throw new errors.InvalidRequest('login_hint_token is not supported; use login_hint');
@@ -205,9 +223,22 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
       // carry the API scopes the client's `scope` metadata allows, and nothing else does.
       resourceIndicators: {
         enabled: true,
-        defaultResource: (ctx) => (ctx.oidc.params?.grant_type === 'client_credentials' ? apiResource(config.issuer) : undefined),
+        defaultResource: (ctx) => {
+          if (ctx.oidc.params?.grant_type === 'client_credentials') return apiResource(config.issuer);
+          if (ctx.oidc.route === 'backchannel_authentication' && ctx.oidc.params?.authorization_details && ctx.oidc.client) {
+            return backchannelResource(ctx.oidc.client.clientId);
+          }
+          return undefined;
+        },
         useGrantedResource: () => false,
         getResourceServerInfo: (ctx, resource, client) => {
+          // A backchannel request's own application; its access token still serves userinfo
+          // (useGrantedResource is off) and carries the approved authorization_details.
+          if (resource === backchannelResource(client.clientId)) {
+            const ciba = ctx.oidc.route === 'backchannel_authentication' || (ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === CIBA_GRANT);
+            if (!ciba) throw new errors.InvalidTarget('unknown resource indicator');
+            return { scope: '', audience: client.clientId, accessTokenFormat: 'opaque' };
+          }
           if (resource !== apiResource(config.issuer)) throw new errors.InvalidTarget('unknown resource indicator');
           // Only a backend acting for itself gets an API token: never one delegated by a person.
           if (ctx.oidc.route !== 'token' || ctx.oidc.params?.grant_type !== 'client_credentials') {
@@ -217,6 +248,33 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
           if (scopes.length === 0) throw new errors.InvalidTarget('this client may not use the management API');
           return { scope: scopes.join(' '), audience: apiResource(config.issuer), accessTokenFormat: 'opaque', accessTokenTTL: 600 };
         },
+      },
+      // Rich Authorization Requests (RFC 9396) on backchannel requests only: the application
+      // describes the action (a transfer: amount, currency, payee), the approval page shows it,
+      // and the token response returns what the person approved.
+      richAuthorizationRequests: {
+        enabled: true,
+        types: {
+          [TRANSFER_TYPE]: {
+            validate: (ctx, detail) => {
+              if (ctx.oidc.route !== 'backchannel_authentication') {
+                throw new errors.InvalidAuthorizationDetails('authorization_details are accepted on backchannel authentication requests only');
+              }
+              try {
+                validateTransfer(detail as Record<string, unknown>);
+              } catch (error) {
+                if (error instanceof AuthorizationDetailError) throw new errors.InvalidAuthorizationDetails(error.message);
+                throw error;
+              }
+            },
+          },
+        },
+        // Authorization codes and device codes never carry details (validate refuses them there).
+        authorizationDetailsForGrantSource: () => undefined,
+        // Exactly what the person approved (stored on the backchannel request by the approval page).
+        authorizationDetailsForAccessToken: (ctx, _token, source) =>
+          ctx.oidc.params?.grant_type === CIBA_GRANT && source?.kind === 'BackchannelAuthenticationRequest' ? source.rar : undefined,
+        authorizationDetailsForIntrospection: (ctx, token) => (ctx.oidc.client?.clientId === token.clientId ? token.rar : undefined),
       },
       registration: config.initialAccessToken
         ? { enabled: true, initialAccessToken: config.initialAccessToken }

@@ -117,7 +117,7 @@ export class Backchannel {
       accountId: account.id,
       actor: `client:${request.clientId}`,
       // The approval URL goes to subscribed webhooks so an application can push it to the person.
-      data: { approval_id: approval.id, binding_message: request.bindingMessage, approval_url: url, expires_at: new Date(request.expiresAt).toISOString() },
+      data: { approval_id: approval.id, binding_message: request.bindingMessage, authorization_details: request.details, approval_url: url, expires_at: new Date(request.expiresAt).toISOString() },
     });
     await this.deps.mailer.send(this.deps.messages.approvalRequest(account.email, request.clientName, request.bindingMessage, url));
   }

@@ -3,7 +3,14 @@
 // test/integration/key-rotation.test.ts fails loudly if an upgrade changes them.
 declare module 'oidc-provider/lib/helpers/weak_cache.js' {
   /** The provider's private state (`#int`): configuration, keystore, published JWKS, … */
-  export default function instance(provider: object): { keystore: InternalKeyStore; jwks: { keys: object[] } } | undefined;
+  export default function instance(provider: object):
+    | {
+        keystore: InternalKeyStore;
+        jwks: { keys: object[] };
+        /** The token endpoint's grant handlers by grant_type (src/http/backchannel/polling.ts wraps CIBA's). */
+        grantTypeHandlers: Map<string, (ctx: import('oidc-provider').KoaContextWithOIDC) => Promise<void>>;
+      }
+    | undefined;
 }
 
 declare module 'oidc-provider/lib/helpers/initialize_keystore.js' {

@@ -3,6 +3,7 @@ import type { AcrNames } from '../../config/env.ts';
 import type { Account, AccountRepository } from '../accounts.ts';
 import type { Clock } from '../clock.ts';
 import { DomainError } from '../errors.ts';
+import { noEvents, type Events } from '../events.ts';
 import type { Mailer } from '../mailer.ts';
 import type { PasskeyCeremonies } from '../passkeys/ceremonies.ts';
 import type { Passkey, PasskeyRepository } from '../passkeys/types.ts';
@@ -87,6 +88,8 @@ export interface AccountSelfServiceDeps {
   readonly clock: Clock;
   /** Mail is sent after the change is made; a failure to send is reported here, not to the person. */
   readonly reportMailFailure: (error: unknown) => void;
+  /** Security events (passkey.registered / passkey.removed) for the audit log and webhooks. */
+  readonly events?: Events;
 }
 
 /**
@@ -156,6 +159,7 @@ export class AccountSelfService {
       throw new DomainError('passkey_already_registered', 'This passkey is already registered.');
     }
     const added = this.view({ ...passkey, accountId: account.id, name, createdAt: now, lastUsedAt: null });
+    await (this.deps.events ?? noEvents).record({ type: 'passkey.registered', accountId: account.id, actor: 'user', data: { passkey_id: passkey.id, via: 'account' } });
     await this.notify(this.deps.messages.passkeyAdded(account.email, this.change(added)));
     return added;
   }
@@ -182,6 +186,7 @@ export class AccountSelfService {
       throw new DomainError('last_passkey', 'This is your only passkey. Add another passkey before you remove this one, or you could not sign in any more.');
     }
     const removed = this.view(result.passkey);
+    await (this.deps.events ?? noEvents).record({ type: 'passkey.removed', accountId: account.id, actor: 'user', data: { passkey_id: result.passkey.id, via: 'account' } });
     await this.notify(this.deps.messages.passkeyRemoved(account.email, this.change(removed)));
     return removed;
   }

@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
+import { describeAuthorizationDetail } from '../../domain/authorization-details.ts';
 import type { Backchannel } from '../../domain/backchannel.ts';
 import type { RateLimits } from '../middleware/rate-limit.ts';
 import type { Render } from '../views.ts';
@@ -21,9 +22,27 @@ export function approvalRouter(deps: {
   csrf: { issue: Middleware; verify: Middleware };
   limits: RateLimits;
   clock: () => number;
+  /** A ping (CIBA ping mode) that did not reach the client; the decision stands and it can still poll. */
+  reportPingFailure?: (error: unknown) => void;
 }): Router {
   const { provider, backchannel, render, csrf } = deps;
   const router = new Router({ prefix: APPROVE_PATH });
+
+  /**
+   * Hands the decision to oidc-provider, which saves it and, for a ping-mode client, notifies
+   * its endpoint. The person's answer is recorded before the ping, so a receiver that is down
+   * or answers badly is reported, not shown to the person as a failure.
+   */
+  async function decide(requestId: string, result: Parameters<Provider['backchannelResult']>[1], extra?: Parameters<Provider['backchannelResult']>[2]): Promise<void> {
+    try {
+      await provider.backchannelResult(requestId, result, extra);
+    } catch (error) {
+      // oidc-provider pings after saving: when the decision is saved, the failure was the ping's.
+      const saved = await provider.BackchannelAuthenticationRequest.find(requestId, { ignoreExpiration: true });
+      if (!saved?.grantId && !saved?.error) throw error;
+      deps.reportPingFailure?.(error);
+    }
+  }
   const body = bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '32kb', formLimit: '8kb', jsonStrict: true });
 
   router.use(async (ctx, next) => {
@@ -52,6 +71,7 @@ export function approvalRouter(deps: {
       clientName: client?.clientName ?? approval.clientId,
       email: account.email,
       bindingMessage: approval.bindingMessage,
+      details: (approval.details ?? []).map(describeAuthorizationDetail),
       action: `${APPROVE_PATH}/${ctx.params.token}`,
       csrfToken: ctx.state.csrfToken,
     });
@@ -67,13 +87,19 @@ export function approvalRouter(deps: {
     if (approval.scope) grant.addOIDCScope(approval.scope);
     await grant.save();
     // acr, amr and auth_time come from the ceremony just verified, never from the request.
-    await provider.backchannelResult(approval.requestId, grant, { acr: context.acr, amr: [...context.amr], authTime: Math.floor(deps.clock() / 1000) });
+    await decide(approval.requestId, grant, {
+      acr: context.acr,
+      amr: [...context.amr],
+      authTime: Math.floor(deps.clock() / 1000),
+      // The authorization_details the person saw and approved go into the tokens.
+      ...(approval.details ? { rar: approval.details as never } : {}),
+    });
     ctx.body = { redirectTo: `${APPROVE_PATH}/done` };
   });
 
   router.post('/:token/deny', async (ctx) => {
     const approval = await backchannel.deny(ctx.params.token!);
-    await provider.backchannelResult(approval.requestId, new errors.AccessDenied('the person denied the request'));
+    await decide(approval.requestId, new errors.AccessDenied('the person denied the request'));
     ctx.redirect(`${APPROVE_PATH}/done?result=denied`);
     ctx.status = 303;
   });
