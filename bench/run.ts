@@ -55,6 +55,7 @@ interface Result {
   readonly p50: number;
   readonly p99: number;
   readonly cpuMsPerOp: number;
+  readonly queriesPerOp: number;
   readonly peakRssMb: number;
 }
 
@@ -165,6 +166,8 @@ async function measure(name: string, scenario: string, server: ServerProcess, op
     p50: pct(0.5),
     p99: pct(0.99),
     cpuMsPerOp: (after.cpuMicros - before.cpuMicros) / 1000 / Math.max(1, ops),
+    // Failed and unfinished operations' queries count too: compare runs without errors.
+    queriesPerOp: (after.queries - before.queries) / Math.max(1, ops),
     peakRssMb: after.maxRss / 2 ** 20,
   };
 }
@@ -259,7 +262,7 @@ function print(r: Result): void {
   console.log(
     `${r.target.padEnd(17)} ${LABELS[r.scenario as keyof typeof LABELS].padEnd(26)} ${r.perSecond.toFixed(0).padStart(6)}/s  ` +
       `p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  ` +
-      `server CPU ${r.cpuMsPerOp.toFixed(2).padStart(5)} ms/op  peak RSS ${r.peakRssMb.toFixed(0).padStart(4)} MB  (${r.ops} ops)${errors}`,
+      `server CPU ${r.cpuMsPerOp.toFixed(2).padStart(5)} ms/op  ${r.queriesPerOp.toFixed(1).padStart(4)} queries/op  peak RSS ${r.peakRssMb.toFixed(0).padStart(4)} MB  (${r.ops} ops)${errors}`,
   );
 }
 

@@ -2,14 +2,17 @@
 export type ServerMessage =
   | { type: 'ready'; port: number }
   | { type: 'mail'; to: string; text: string }
-  | { type: 'stats'; cpuMicros: number; rss: number; maxRss: number };
+  | { type: 'stats'; cpuMicros: number; rss: number; maxRss: number; queries: number };
 
 function send(message: ServerMessage): void {
   process.send?.(message);
 }
 
-/** Answers the load generator's `stats` requests with this process's CPU time and memory. */
-export function serveStats(): void {
+/**
+ * Answers the load generator's `stats` requests with this process's CPU time, memory and the
+ * number of database queries so far (`queries()`, 0 for a server without a database).
+ */
+export function serveStats(queries: () => number = () => 0): void {
   process.on('message', (message: { type?: string }) => {
     if (message?.type !== 'stats') return;
     const cpu = process.cpuUsage();
@@ -19,6 +22,7 @@ export function serveStats(): void {
       rss: process.memoryUsage.rss(),
       // maxRSS is in kilobytes on Linux.
       maxRss: process.resourceUsage().maxRSS * 1024,
+      queries: queries(),
     });
   });
   // The parent went away: stop.

@@ -27,7 +27,9 @@ const { app, reloadKeys } = await createApp({
 // As in production: every node polls for rotated keys.
 setInterval(() => void reloadKeys().catch(() => undefined), config.keyReloadInterval * 1000).unref();
 
-serveStats();
+let queries = 0;
+db.on('query', () => queries++);
+serveStats(() => queries);
 process.on('disconnect', () => void db.destroy().finally(() => process.exit(0)));
 const server = createServer(app.callback());
 server.listen(config.port, '127.0.0.1', () => announceReady((server.address() as { port: number }).port));

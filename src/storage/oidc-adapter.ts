@@ -3,6 +3,22 @@ import type { Db } from './db.ts';
 import { toNullableNumber } from './rows.ts';
 
 /**
+ * How long a node reuses a `Client` it read (a flow looks its client up about ten times).
+ * Clients change rarely; a change made on this node clears its copy at once, one made by
+ * another node or the CLI shows here within this time. Nothing else is cached: codes, tokens,
+ * sessions, grants and interactions are read from the database every time.
+ */
+export const CLIENT_CACHE_MS = 3000;
+
+/** Per database: client id → its stored payload (JSON, parsed afresh per read) and until when to reuse it. */
+const clientCaches = new WeakMap<Db, Map<string, { json: string; until: number }>>();
+
+/** Forgets the cached copy of a client (after changing or removing it other than through the adapter). */
+export function forgetClient(db: Db, id: string): void {
+  clientCaches.get(db)?.delete(id);
+}
+
+/**
  * oidc-provider's storage interface over one table. Every model oidc-provider persists
  * (Session, Interaction, Grant, AuthorizationCode, AccessToken, RefreshToken, Client, …) is a
  * row keyed by (model, id) with its payload as JSON and the lookup columns pulled out.
@@ -13,6 +29,13 @@ export class KnexOidcAdapter implements Adapter {
     private readonly model: string,
     private readonly now: () => number = Date.now,
   ) {}
+
+  private get clientCache(): Map<string, { json: string; until: number }> | undefined {
+    if (this.model !== 'Client') return undefined;
+    let cache = clientCaches.get(this.db);
+    if (!cache) clientCaches.set(this.db, (cache = new Map()));
+    return cache;
+  }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const row = {
@@ -27,10 +50,19 @@ export class KnexOidcAdapter implements Adapter {
       expires_at: expiresIn !== undefined ? this.now() + expiresIn * 1000 : null,
     };
     await this.db('oidc_payloads').insert(row).onConflict(['model', 'id']).merge(['payload', 'grant_id', 'user_code', 'uid', 'account_id', 'client_id', 'expires_at']);
+    this.clientCache?.delete(id);
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    return this.findBy({ id });
+    const cache = this.clientCache;
+    if (!cache) return this.findBy({ id });
+    const cached = cache.get(id);
+    if (cached && cached.until > this.now()) return JSON.parse(cached.json) as AdapterPayload;
+    const payload = await this.findBy({ id });
+    // Only clients that exist: one registered on another node must be found at once.
+    if (payload) cache.set(id, { json: JSON.stringify(payload), until: this.now() + CLIENT_CACHE_MS });
+    else cache.delete(id);
+    return payload;
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -56,6 +88,7 @@ export class KnexOidcAdapter implements Adapter {
 
   async destroy(id: string): Promise<void> {
     await this.db('oidc_payloads').where({ model: this.model, id }).delete();
+    this.clientCache?.delete(id);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeProtectedHeader } from 'jose';
 import * as oidc from 'openid-client';
 import { SoftwareAuthenticator } from '../helpers/authenticator.ts';
@@ -11,6 +12,7 @@ import { startLatchkey, type TestServer } from '../helpers/app.ts';
 import { finishAtApplication, openInteraction, signUp } from '../helpers/flows.ts';
 import { HttpClient } from '../helpers/http.ts';
 import { ROOT } from '../helpers/process.ts';
+import { CLIENT_CACHE_MS } from '../../src/storage/oidc-adapter.ts';
 import { authorizationRequest, redeem, REDIRECT_URI } from '../helpers/rp.ts';
 
 interface Result {
@@ -99,6 +101,8 @@ describe('latchkey command-line tool', () => {
       const removed = await latchkey(env, 'clients', 'remove', 'cli-app');
       assert.equal(removed.code, 0, removed.stderr);
       assert.equal((await oidc.tokenIntrospection(await introspector(server!), tokens.access_token)).active, false, 'its tokens went with it');
+      // Another process removed it: the server may reuse its copy of the client for this long.
+      await sleep(CLIENT_CACHE_MS);
       await assert.rejects(oidc.refreshTokenGrant(rp, 'anything'), (e: Error & { error?: string }) => e.error === 'invalid_client');
       assert.equal((await latchkey(env, 'clients', 'remove', 'cli-app')).code, 1);
     });

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AdapterPayload } from 'oidc-provider';
-import { findGrantId, KnexOidcAdapter } from '../../src/storage/oidc-adapter.ts';
+import { CLIENT_CACHE_MS, findGrantId, KnexOidcAdapter } from '../../src/storage/oidc-adapter.ts';
 import { DATABASE_KINDS, openTestDatabase, type TestDatabase } from '../helpers/databases.ts';
 
 const T0 = 1_790_000_000_000; // ms
@@ -211,6 +211,27 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(rejected.length, 49);
       for (const r of rejected) assert.ok(isInvalidGrant(r.reason), String(r.reason));
       assert.notEqual((await adapter('AuthorizationCode').find('code-race'))?.consumed, undefined);
+    });
+
+    it('keeps a client it read for CLIENT_CACHE_MS, forgets it on upsert or destroy, and caches nothing else', async () => {
+      await adapter('Client').upsert('cached', { client_id: 'cached', client_name: 'One' });
+      assert.equal((await adapter('Client').find('cached'))?.client_name, 'One');
+      const changeElsewhere = (name: string) => t.db('oidc_payloads').where({ model: 'Client', id: 'cached' }).update({ payload: JSON.stringify({ client_id: 'cached', client_name: name }) });
+      await changeElsewhere('Two'); // as another node would
+      assert.equal((await adapter('Client').find('cached'))?.client_name, 'One');
+      clock.advance(CLIENT_CACHE_MS);
+      assert.equal((await adapter('Client').find('cached'))?.client_name, 'Two');
+      await adapter('Client').upsert('cached', { client_id: 'cached', client_name: 'Three' });
+      assert.equal((await adapter('Client').find('cached'))?.client_name, 'Three');
+      await adapter('Client').destroy('cached');
+      assert.equal(await adapter('Client').find('cached'), undefined);
+      // Unknown clients are not remembered: one registered on another node is found at once.
+      await t.db('oidc_payloads').insert({ model: 'Client', id: 'cached', payload: JSON.stringify({ client_id: 'cached' }) });
+      assert.notEqual(await adapter('Client').find('cached'), undefined);
+      // Other models are read afresh every time.
+      await adapter('Session').upsert('s', { kind: 'Session', accountId: 'a' }, 60);
+      await t.db('oidc_payloads').where({ model: 'Session', id: 's' }).delete();
+      assert.equal(await adapter('Session').find('s'), undefined);
     });
 
     describe('findGrantId', () => {

@@ -17,12 +17,14 @@ export interface ClientView {
 /**
  * Loads the interaction this browser's cookie is bound to, and checks it is the one the URL
  * names: an interaction id taken from elsewhere cannot be driven with this browser's cookie.
+ * Keeps it in `ctx.state.interaction` for the ceremony metrics, which would otherwise load it again.
  */
 export async function loadInteraction(provider: Provider, ctx: Context): Promise<Interaction> {
   const details = await provider.interactionDetails(ctx.req, ctx.res);
   if (details.uid !== ctx.params.uid) {
     throw new DomainError('interaction_not_found', 'This sign-in was opened in another tab or has expired. Go back to the application and start again.');
   }
+  ctx.state.interaction = details;
   return details;
 }
 
@@ -41,6 +43,7 @@ export async function clientView(provider: Provider, interaction: Interaction): 
 /** Finishes the interaction and answers a fetch() caller with the URL to go to next. */
 export async function finishAsJson(provider: Provider, ctx: Context, result: InteractionResults): Promise<void> {
   const redirectTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+  ctx.state.interactionResult = result;
   ctx.body = { redirectTo };
 }
 

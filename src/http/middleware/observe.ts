@@ -3,6 +3,7 @@ import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { withRequestContext, type Logger } from '../../logging.ts';
 import type { Ceremony, Metrics } from '../../metrics.ts';
+import type { Interaction } from '../interactions/context.ts';
 import { toPublicError } from './errors.ts';
 
 /** An incoming X-Request-Id is kept only when it is a short token that cannot forge log lines. */
@@ -105,10 +106,13 @@ export function countCeremonies(provider: Provider, metrics: Metrics): Middlewar
     let unmet = false;
     if (ceremony === 'signin' && step.completes) {
       // A passkey ceremony by someone already signed in is a step-up; the interaction says so.
+      // The route keeps the interaction it loaded and the result it gave; a request refused
+      // before the route loaded it (rate limit, CSRF) loads it here.
       try {
-        const details = await provider.interactionDetails(ctx.req, ctx.res);
+        const details: Interaction = ctx.state.interaction ?? (await provider.interactionDetails(ctx.req, ctx.res));
         if (details.session?.accountId) ceremony = 'stepup';
-        unmet = Boolean((details.result as { error?: unknown } | undefined)?.error);
+        const result: unknown = ctx.state.interactionResult ?? details.result;
+        unmet = Boolean((result as { error?: unknown } | undefined)?.error);
       } catch {
         // The interaction is gone (expired, bad cookie): the failure is already counted below.
       }

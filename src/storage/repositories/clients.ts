@@ -1,6 +1,6 @@
 import type { AdapterPayload } from 'oidc-provider';
 import type { Db } from '../db.ts';
-import { KnexOidcAdapter } from '../oidc-adapter.ts';
+import { forgetClient, KnexOidcAdapter } from '../oidc-adapter.ts';
 
 /**
  * Clients stored in the database (dynamic registration and `latchkey clients add`), kept where
@@ -32,11 +32,13 @@ export class KnexClientStore {
    * Returns false when there was no such client.
    */
   async remove(clientId: string): Promise<boolean> {
-    return this.db.transaction(async (trx) => {
+    const removed = await this.db.transaction(async (trx) => {
       const removed = await trx('oidc_payloads').where({ model: 'Client', id: clientId }).delete();
       if (removed === 0) return false;
       await trx('oidc_payloads').where({ client_id: clientId }).delete();
       return true;
     });
+    forgetClient(this.db, clientId);
+    return removed;
   }
 }
