@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import type { SoftwareAuthenticator } from './authenticator.ts';
 import type { TestServer } from './app.ts';
 import { csrfTokenOf, HttpClient } from './http.ts';
+import { authorizationRequest, redeem } from './rp.ts';
+import { SoftwareAuthenticator } from './authenticator.ts';
+import type * as oidc from 'openid-client';
 
 /** Where a flow stands on a Latchkey page: the interaction and the page's CSRF token. */
 export interface PageState {
@@ -63,4 +65,17 @@ export async function signInWithPasskey(http: HttpClient, authenticator: Softwar
   const res = await postJson(http, page, '/passkey/options', options.email ? { email: options.email } : {});
   assert.equal(res.status, 200);
   return postJson(http, page, '/passkey/verify', authenticator.getAssertion(await res.json()));
+}
+
+/** Signs a new person up and back in with their passkey; returns tokens of the passkey sign-in. */
+export async function signedInUser(server: TestServer, rp: oidc.Configuration, email: string, params: Record<string, string> = {}) {
+  const http = new HttpClient(server.issuer);
+  const authenticator = new SoftwareAuthenticator({ origin: server.issuer });
+  const signup = await authorizationRequest(rp);
+  await finishAtApplication(http, await signUp(http, server, authenticator, await openInteraction(http, signup.url.href), email));
+  const browser = new HttpClient(server.issuer);
+  const request = await authorizationRequest(rp, { scope: 'openid email offline_access', prompt: 'login consent', ...params });
+  const verified = await signInWithPasskey(browser, authenticator, await openInteraction(browser, request.url.href));
+  const callback = await finishAtApplication(browser, ((await verified.json()) as { redirectTo: string }).redirectTo);
+  return { http: browser, authenticator, request, callback, tokens: await redeem(rp, request, callback) };
 }

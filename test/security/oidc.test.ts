@@ -8,23 +8,11 @@ import { after, before, describe, it, mock } from 'node:test';
 import * as oidc from 'openid-client';
 import { SoftwareAuthenticator } from '../helpers/authenticator.ts';
 import { INITIAL_ACCESS_TOKEN, startLatchkey, type TestServer } from '../helpers/app.ts';
-import { finishAtApplication, openInteraction, signInWithPasskey, signUp } from '../helpers/flows.ts';
+import { finishAtApplication, openInteraction, signUp, signedInUser } from '../helpers/flows.ts';
 import { HttpClient } from '../helpers/http.ts';
 import { authorizationRequest, redeem, registerRelyingParty, REDIRECT_URI } from '../helpers/rp.ts';
 import { DATABASE_KINDS } from '../helpers/databases.ts';
 
-/** Signs a new person up and back in with their passkey; returns tokens of the passkey sign-in. */
-async function signedInUser(server: TestServer, rp: oidc.Configuration, email: string, params: Record<string, string> = {}) {
-  const http = new HttpClient(server.issuer);
-  const authenticator = new SoftwareAuthenticator({ origin: server.issuer });
-  const signup = await authorizationRequest(rp);
-  await finishAtApplication(http, await signUp(http, server, authenticator, await openInteraction(http, signup.url.href), email));
-  const browser = new HttpClient(server.issuer);
-  const request = await authorizationRequest(rp, { scope: 'openid email offline_access', prompt: 'login consent', ...params });
-  const verified = await signInWithPasskey(browser, authenticator, await openInteraction(browser, request.url.href));
-  const callback = await finishAtApplication(browser, ((await verified.json()) as { redirectTo: string }).redirectTo);
-  return { http: browser, authenticator, request, callback, tokens: await redeem(rp, request, callback) };
-}
 
 function basic(rp: oidc.Configuration): string {
   return `Basic ${Buffer.from(`${rp.clientMetadata().client_id}:${rp.clientMetadata().client_secret}`).toString('base64')}`;
