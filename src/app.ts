@@ -47,7 +47,7 @@ import { KnexRecoveryStore } from './storage/repositories/recovery.ts';
 import { KnexSignupStore } from './storage/repositories/signup.ts';
 import { createHmac, randomUUID } from 'node:crypto';
 import { apiResource } from './config/api.ts';
-import { UserManagement } from './domain/management/users.ts';
+import { managementServices } from './domain/management/services.ts';
 import { managementApi } from './http/api/router.ts';
 import { KnexManagedUserStore } from './storage/repositories/managed-users.ts';
 import { AuditLog } from './domain/events.ts';
@@ -56,7 +56,6 @@ import { eventRoutes, eventsOpenApi, webhookRoutes } from './http/api/events.ts'
 import { KnexEventStore } from './storage/repositories/events.ts';
 import { KnexDeliveryStore, KnexWebhookStore } from './storage/repositories/webhooks.ts';
 import { FetchWebhookSender } from './webhooks/sender.ts';
-import { Enrollments } from './domain/enrollment.ts';
 import { enrollmentRoutes, enrollmentsOpenApi } from './http/api/enrollments.ts';
 import { ENROLL_PATH, enrollRouter } from './http/enroll/router.ts';
 import { createEnrollmentMessages } from './mail/enrollment-messages.ts';
@@ -227,6 +226,8 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   }
 
   const metrics = new Metrics();
+  const deliveries = new KnexDeliveryStore(db);
+  metrics.watchWebhookBacklog(() => deliveries.backlog(), clock);
   let draining = false;
   const operations = operationsRouter({
     metrics,
@@ -303,9 +304,9 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   app.use(account.routes());
   app.use(account.allowedMethods());
   // The management API: JSON for backends, behind client-credentials tokens Latchkey issues.
-  const users = new UserManagement({ store: new KnexManagedUserStore(db), clock, newId: randomUUID, events });
-  const enrollments = new Enrollments({
-    store: new KnexEnrollmentStore(db),
+  const { users, enrollments } = managementServices({
+    users: new KnexManagedUserStore(db),
+    enrollments: new KnexEnrollmentStore(db),
     accounts,
     passkeys,
     ceremonies,
@@ -313,7 +314,6 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
     messages: createEnrollmentMessages(config.rpName),
     linkUrl: (token) => `${config.issuer}${ENROLL_PATH}/${token}`,
     clock,
-    newId: () => `enr_${randomUUID().replaceAll('-', '')}`,
     events,
   });
   const approvals = approvalRouter({
@@ -348,7 +348,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   );
   // Each node drains the webhook outbox; claims are atomic, so running it everywhere is safe.
   const webhookDispatcher = new WebhookDispatcher({
-    store: new KnexDeliveryStore(db),
+    store: deliveries,
     sender: new FetchWebhookSender(WEBHOOK_TIMEOUT_MS, `Latchkey-Webhooks (+${config.issuer})`),
     clock,
     pollMs: config.webhooks.pollMs,

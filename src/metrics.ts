@@ -1,4 +1,12 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The webhook outbox's backlog, read from the database when Prometheus scrapes. */
+export interface WebhookBacklog {
+  /** Deliveries not yet delivered and not given up. */
+  readonly pending: number;
+  /** When the oldest of them was queued (ms), or null when there is none. */
+  readonly oldestCreatedAt: number | null;
+}
 
 /** The ceremonies whose outcomes are counted. */
 export type Ceremony = 'signin' | 'stepup' | 'signup' | 'recovery';
@@ -57,6 +65,50 @@ export class Metrics {
     labelNames: ['ceremony', 'code'] as const,
     registers: [this.registry],
   });
+
+  private webhookBacklogProbe: (() => Promise<WebhookBacklog>) | undefined;
+  private clock: () => number = Date.now;
+
+  /** Deliveries waiting in the shared outbox: the same on every node (it is one table). */
+  readonly webhookBacklog = new Gauge({
+    name: 'latchkey_webhook_backlog',
+    help: 'Webhook deliveries pending in the outbox (not yet delivered, not given up), read at scrape time',
+    registers: [this.registry],
+    collect: async () => {
+      const backlog = await this.readBacklog();
+      if (backlog) this.webhookBacklog.set(backlog.pending);
+    },
+  });
+
+  readonly webhookBacklogAge = new Gauge({
+    name: 'latchkey_webhook_backlog_oldest_age_seconds',
+    help: 'Age of the oldest pending webhook delivery in seconds (0 when none is pending), read at scrape time',
+    registers: [this.registry],
+    collect: async () => {
+      const backlog = await this.readBacklog();
+      if (backlog) this.webhookBacklogAge.set(backlog.oldestCreatedAt === null ? 0 : Math.max(0, (this.clock() - backlog.oldestCreatedAt) / 1000));
+    },
+  });
+
+  /** Where the backlog gauges read from at scrape time (the app passes the outbox query). */
+  watchWebhookBacklog(probe: () => Promise<WebhookBacklog>, clock: () => number = Date.now): void {
+    this.webhookBacklogProbe = probe;
+    this.clock = clock;
+  }
+
+  private backlogInFlight: Promise<WebhookBacklog | undefined> | undefined;
+
+  // Both gauges share one query per scrape: the registry collects them concurrently. When the
+  // database does not answer, they keep their last values and /metrics still serves the rest.
+  private readBacklog(): Promise<WebhookBacklog | undefined> {
+    if (!this.webhookBacklogProbe) return Promise.resolve(undefined);
+    this.backlogInFlight ??= this.webhookBacklogProbe()
+      .catch(() => undefined)
+      .finally(() => {
+        this.backlogInFlight = undefined;
+      });
+    return this.backlogInFlight;
+  }
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     // Process CPU, memory, event-loop lag, GC: what an operator graphs next to the request rate.

@@ -4,6 +4,7 @@ import { migrateToLatest, migrationsAreCurrent } from '../storage/migrate.ts';
 import { purgeExpired } from '../storage/purge.ts';
 import { clientsCommand } from './clients.ts';
 import { keysCommand } from './keys.ts';
+import { enrollmentsCommand, usersCommand } from './management.ts';
 import { UsageError, type Output } from './output.ts';
 
 const USAGE = `Usage: latchkey <command> [options]
@@ -24,6 +25,13 @@ Reads the same environment as the server (DATABASE_URL, LATCHKEY_ISSUER, …).
                                        the next key starts signing; the active one is kept to verify
   keys retire  [--cookie | --alg ALG] [--grace SECONDS]
                                        stop publishing keys whose tokens/cookies have expired
+  users add EMAIL [--external-id ID]   create an account (audited with the actor "cli")
+  users list [--email EMAIL] [--json]  accounts, with their ids and status
+  users disable ID | enable ID         disable (ends sessions, voids tokens) or re-enable an account
+  users delete ID                      delete an account with its passkeys, sessions and tokens
+  enrollments create USER_ID [--expires-in SECONDS] [--email]
+                                       a passkey enrollment link; prints its URL once
+  enrollments revoke ID                withdraw an enrollment link
 
 Signing-key commands act on ES256 and RS256 together unless --alg names one.
 `;
@@ -35,7 +43,7 @@ export async function run(argv: string[], out: Output, env: NodeJS.ProcessEnv = 
     out.print(USAGE);
     return command ? 0 : 2;
   }
-  if (!['migrate', 'purge', 'clients', 'keys'].includes(command)) {
+  if (!['migrate', 'purge', 'clients', 'keys', 'users', 'enrollments'].includes(command)) {
     out.error(`latchkey: unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
@@ -68,6 +76,10 @@ export async function run(argv: string[], out: Output, env: NodeJS.ProcessEnv = 
         return await clientsCommand(rest, { config, db, out });
       case 'keys':
         return await keysCommand(rest, { config, db, out });
+      case 'users':
+        return await usersCommand(rest, { config, db, out });
+      case 'enrollments':
+        return await enrollmentsCommand(rest, { config, db, out });
       default:
         return 2; // unreachable: checked above
     }

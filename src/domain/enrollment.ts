@@ -3,6 +3,7 @@ import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/ser
 import type { Account, AccountRepository } from './accounts.ts';
 import { DomainError } from './errors.ts';
 import { noEvents, type Events } from './events.ts';
+import { actorOf, type Caller } from './management/users.ts';
 import type { Mailer, MailMessage } from './mailer.ts';
 import type { NewPasskey, PasskeyCeremonies } from './passkeys/ceremonies.ts';
 import { parsePasskeyPolicy, type PasskeyPolicy } from './passkeys/policy.ts';
@@ -101,7 +102,7 @@ export class Enrollments {
   }
 
   /** Creates a link for an active account; the URL (holding the secret) is returned only here. */
-  async create(caller: { clientId: string; clientName: string }, accountId: string, body: unknown): Promise<{ link: EnrollmentLink; url: string }> {
+  async create(caller: Caller & { clientName: string }, accountId: string, body: unknown): Promise<{ link: EnrollmentLink; url: string }> {
     const input = parseRequest(body ?? {});
     const account = await this.deps.accounts.findById(accountId);
     if (!account) throw new DomainError('user_not_found', 'There is no user with this id.');
@@ -114,7 +115,7 @@ export class Enrollments {
       status: 'created',
       policy: input.policy,
       invitedBy: input.invitedBy ?? caller.clientName,
-      createdBy: `client:${caller.clientId}`,
+      createdBy: actorOf(caller),
       expiresAt: now + input.expiresIn * 1000,
       createdAt: now,
       openedAt: null,
@@ -137,12 +138,12 @@ export class Enrollments {
     return link;
   }
 
-  async revoke(caller: { clientId: string }, id: string): Promise<EnrollmentLink> {
+  async revoke(caller: Caller, id: string): Promise<EnrollmentLink> {
     const link = await this.get(id);
     if (!(await this.deps.store.revoke(id, this.deps.clock()))) {
       throw new DomainError('enrollment_not_active', `This enrollment link is ${statusOf(await this.get(id), this.deps.clock())} and cannot be revoked.`);
     }
-    await this.events.record({ type: 'enrollment.revoked', accountId: link.accountId, actor: `client:${caller.clientId}`, data: { enrollment_id: id } });
+    await this.events.record({ type: 'enrollment.revoked', accountId: link.accountId, actor: actorOf(caller), data: { enrollment_id: id } });
     return this.get(id);
   }
 

@@ -31,7 +31,7 @@ export interface SecurityEvent {
   readonly type: SecurityEventType;
   /** The account the event is about, when there is one (kept after the account is deleted). */
   readonly accountId?: string | null;
-  /** Who caused it: `client:<id>` for the management API, `user` for the person, `system`. */
+  /** Who caused it: `client:<id>` for the management API, `cli` for the command-line tool, `user` for the person, `system`. */
   readonly actor?: string;
   /** Event details; never secrets, never raw credentials. */
   readonly data?: Readonly<Record<string, unknown>>;

@@ -139,6 +139,53 @@ describe('latchkey command-line tool', () => {
       assert.ok(!JSON.stringify(listed).includes('"d"'), 'no key material');
     });
 
+    it('manages users and enrollment links through the same services as the API, audited as cli', async () => {
+      // Links point at the issuer, as for the server.
+      const env = { DATABASE_URL: `sqlite:${file}`, LATCHKEY_ISSUER: server!.issuer };
+      const added = await latchkey(env, 'users', 'add', 'Managed.Person@Example.com', '--external-id', 'crm-42');
+      assert.equal(added.code, 0, added.stderr);
+      const user = JSON.parse(added.stdout) as { id: string; email: string; external_id: string; status: string };
+      assert.deepEqual([user.email, user.external_id, user.status], ['managed.person@example.com', 'crm-42', 'active']);
+
+      const listed = await latchkey(env, 'users', 'list', '--email', 'managed.person@example.com', '--json');
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.deepEqual((JSON.parse(listed.stdout) as { id: string }[]).map((u) => u.id), [user.id]);
+
+      const created = await latchkey(env, 'enrollments', 'create', user.id, '--expires-in', '3600');
+      assert.equal(created.code, 0, created.stderr);
+      const link = JSON.parse(created.stdout) as { id: string; url: string; status: string };
+      assert.equal(link.status, 'created');
+      assert.ok(link.url.startsWith(`${server!.issuer}/enroll/`));
+      assert.equal((await fetch(link.url)).status, 200, 'the link opens on the running server');
+      const revoked = await latchkey(env, 'enrollments', 'revoke', link.id);
+      assert.equal(revoked.code, 0, revoked.stderr);
+      assert.match(await (await fetch(link.url)).text(), /withdrawn/);
+
+      const disabled = await latchkey(env, 'users', 'disable', user.id);
+      assert.equal(disabled.code, 0, disabled.stderr);
+      const enabled = await latchkey(env, 'users', 'enable', user.id);
+      assert.equal(enabled.code, 0, enabled.stderr);
+      const deleted = await latchkey(env, 'users', 'delete', user.id);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      assert.equal(await server!.db('accounts').where({ id: user.id }).first(), undefined);
+
+      // The same audit trail the API leaves, with the actor `cli`; the link's secret nowhere in it.
+      const events = await server!.db('events').where({ account_id: user.id }).orderBy('seq').select('type', 'actor', 'data');
+      assert.deepEqual(
+        events.map((e) => [e.type, e.actor]),
+        [['account.created', 'cli'], ['enrollment.created', 'cli'], ['enrollment.opened', 'user'], ['enrollment.revoked', 'cli'], ['account.disabled', 'cli'], ['account.enabled', 'cli'], ['account.deleted', 'cli']],
+      );
+      assert.equal(JSON.parse(String(events[0]!.data)).via, 'cli');
+      const token = link.url.split('/').at(-1)!;
+      assert.ok(!JSON.stringify(events).includes(token));
+      for (const r of [added, listed, revoked, disabled, enabled, deleted]) assert.ok(!(r.stdout + r.stderr).includes(token), 'the URL is printed once');
+
+      // Refusals of the domain exit 1 with its sentence.
+      const again = await latchkey(env, 'users', 'delete', user.id);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /user_not_found/);
+    });
+
     it('purges expired rows', async () => {
       await server!.db('webauthn_challenges').insert({ challenge: 'old', purpose: 'authentication', interaction_uid: 'x', expires_at: 1 });
       const purged = await latchkey(env, 'purge');

@@ -7,6 +7,7 @@ import { finishAtApplication, openInteraction, postJson, signInWithPasskey, sign
 import { HttpClient } from '../helpers/http.ts';
 import { authorizationRequest, redeem, registerRelyingParty } from '../helpers/rp.ts';
 import { createLogger } from '../../src/logging.ts';
+import { KnexEventStore } from '../../src/storage/repositories/events.ts';
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 
@@ -144,5 +145,29 @@ describe('operations: probes, request ids, logs and metrics', () => {
     assert.ok(routes.has('/interaction/:uid/signup/passkey/verify'));
     assert.ok(routes.has('oidc:authorization'));
     assert.ok(log.records().every((r) => r.msg !== 'request' || typeof r.requestId === 'string'));
+  });
+
+  it('reports the webhook backlog: pending deliveries and the age of the oldest, read from the outbox', async () => {
+    const idle = await metrics();
+    assert.equal(sample(idle, 'latchkey_webhook_backlog'), 0);
+    assert.equal(sample(idle, 'latchkey_webhook_backlog_oldest_age_seconds'), 0);
+    // A receiver nobody listens on: the deliveries stay pending (retried, never delivered).
+    await server.db('webhooks').insert({ id: 'wh_backlog', url: 'http://127.0.0.1:9/hook', secret: 's'.repeat(32), event_types: JSON.stringify(['*']), description: null, created_by: null, created_at: Date.now() });
+    const store = new KnexEventStore(server.db);
+    const queuedAt = Date.now() - 90_000;
+    await store.append({ id: 'evt_backlog_1', type: 'account.created', actor: 'system' }, queuedAt);
+    await store.append({ id: 'evt_backlog_2', type: 'account.created', actor: 'system' }, Date.now());
+    try {
+      const now = await metrics();
+      assert.equal(sample(now, 'latchkey_webhook_backlog'), 2);
+      const age = sample(now, 'latchkey_webhook_backlog_oldest_age_seconds');
+      assert.ok(age >= 90 && age < 120, `oldest pending age ${age}`);
+      // Given up or delivered: no longer backlog.
+      await server.db('webhook_deliveries').where({ event_id: 'evt_backlog_1' }).update({ status: 'failed' });
+      assert.equal(sample(await metrics(), 'latchkey_webhook_backlog'), 1);
+    } finally {
+      await server.db('webhook_deliveries').where({ webhook_id: 'wh_backlog' }).delete();
+      await server.db('webhooks').where({ id: 'wh_backlog' }).delete();
+    }
   });
 });

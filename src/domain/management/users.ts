@@ -59,9 +59,21 @@ export interface Page<T> {
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
 
-/** Who called: the management API client, for the audit log. */
+/** Who called, for the audit log: a management API client, or an operator's tool. */
 export interface Caller {
   readonly clientId: string;
+  /** The audit actor; `client:<clientId>` unless set (the command-line tool records `cli`). */
+  readonly actor?: string;
+  /** How an account was created, in `account.created` data; `management_api` unless set. */
+  readonly via?: string;
+}
+
+/** The command-line tool as a caller: events it causes are recorded with the actor `cli`. */
+export const CLI_CALLER: Caller = { clientId: 'cli', actor: 'cli', via: 'cli' };
+
+/** The audit actor for what a caller did. */
+export function actorOf(caller: Caller): string {
+  return caller.actor ?? `client:${caller.clientId}`;
 }
 
 const EXTERNAL_ID = /^[\x21-\x7e]{1,255}$/;
@@ -91,7 +103,7 @@ export class UserManagement {
     );
     if (created === 'email_taken') throw new DomainError('user_exists', 'An account with this email address already exists.');
     if (created === 'external_id_taken') throw new DomainError('external_id_taken', 'Another account already has this external_id.');
-    await this.events.record({ type: 'account.created', accountId: created.id, actor: `client:${caller.clientId}`, data: { via: 'management_api' } });
+    await this.events.record({ type: 'account.created', accountId: created.id, actor: actorOf(caller), data: { via: caller.via ?? 'management_api' } });
     return created;
   }
 
@@ -119,14 +131,14 @@ export class UserManagement {
     const user = await this.deps.store.setStatus(id, status, this.deps.clock());
     if (!user) throw new DomainError('user_not_found', 'There is no user with this id.');
     if (before.status !== status) {
-      await this.events.record({ type: status === 'disabled' ? 'account.disabled' : 'account.enabled', accountId: id, actor: `client:${caller.clientId}` });
+      await this.events.record({ type: status === 'disabled' ? 'account.disabled' : 'account.enabled', accountId: id, actor: actorOf(caller) });
     }
     return user;
   }
 
   async delete(caller: Caller, id: string): Promise<void> {
     if (!(await this.deps.store.delete(id))) throw new DomainError('user_not_found', 'There is no user with this id.');
-    await this.events.record({ type: 'account.deleted', accountId: id, actor: `client:${caller.clientId}` });
+    await this.events.record({ type: 'account.deleted', accountId: id, actor: actorOf(caller) });
   }
 
   async passkeys(id: string): Promise<Passkey[]> {
@@ -139,7 +151,7 @@ export class UserManagement {
     if (!(await this.deps.store.removePasskey(id, passkeyId))) {
       throw new DomainError('passkey_not_found', 'This user has no passkey with this id.');
     }
-    await this.events.record({ type: 'passkey.removed', accountId: id, actor: `client:${caller.clientId}`, data: { passkey_id: passkeyId } });
+    await this.events.record({ type: 'passkey.removed', accountId: id, actor: actorOf(caller), data: { passkey_id: passkeyId } });
   }
 }
 

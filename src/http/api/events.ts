@@ -100,7 +100,7 @@ export const eventsOpenApi: OpenApiPart = {
         id: { type: 'string' },
         type: { enum: [...SECURITY_EVENT_TYPES] },
         user_id: { type: ['string', 'null'] },
-        actor: { type: ['string', 'null'], description: '`client:<id>` (management API), `user`, or `system`.' },
+        actor: { type: ['string', 'null'], description: '`client:<id>` (management API), `cli` (the `latchkey` command-line tool), `user`, or `system`.' },
         data: { type: 'object' },
         created_at: date,
       },

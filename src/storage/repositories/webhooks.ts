@@ -100,6 +100,12 @@ export class KnexDeliveryStore implements DeliveryStore {
     }));
   }
 
+  /** Pending deliveries and the oldest one's creation time: one query on the (status, …) index. */
+  async backlog(): Promise<{ pending: number; oldestCreatedAt: number | null }> {
+    const row = (await this.db('webhook_deliveries').where('status', 'pending').count({ n: '*' }).min({ oldest: 'created_at' }).first()) as { n: unknown; oldest: unknown } | undefined;
+    return { pending: toNumber(row?.n ?? 0), oldestCreatedAt: toNullableNumber(row?.oldest ?? null) };
+  }
+
   async finish(delivery: ClaimedDelivery, outcome: { delivered: boolean; now: number; nextAttemptAt: number | null; status: number | null; error: string | null }): Promise<void> {
     await this.db('webhook_deliveries')
       .where({ id: delivery.id, claim_token: delivery.claimToken })
