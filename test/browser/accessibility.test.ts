@@ -16,8 +16,8 @@ import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import type * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startLatchkey, type TestServer } from '../helpers/app.ts';
-import { authorizationRequest, redeem, registerRelyingParty } from '../helpers/rp.ts';
+import type { TestServer } from '../helpers/app.ts';
+import { authorizationRequest, redeem } from '../helpers/rp.ts';
 import {
   addCredentials,
   addVirtualAuthenticator,
@@ -25,10 +25,10 @@ import {
   browserUnavailable,
   disablePasskeyAutofill,
   expectSignInPage,
-  launchBrowser,
   newContext,
   signUp,
-  startCallbackServer,
+  startBrowserSuite,
+  stopBrowserSuite,
   waitForApplication,
   type CallbackServer,
 } from './helpers.ts';
@@ -98,20 +98,11 @@ describe('accessibility of the hosted pages', { skip: browserUnavailable }, () =
   let browser: Browser;
 
   before(async () => {
-    server = await startLatchkey();
-    app = await startCallbackServer();
-    rp = await registerRelyingParty(server, {
-      redirect_uris: [app.redirectUri],
-      post_logout_redirect_uris: [app.postLogoutRedirectUri],
-      ...WALK_CLIENT_METADATA,
-    });
-    browser = await launchBrowser();
+    ({ server, app, rp, browser } = await startBrowserSuite({ ...WALK_CLIENT_METADATA }));
   });
 
   after(async () => {
-    await browser?.close();
-    await app?.close();
-    await server?.close();
+    await stopBrowserSuite({ server, app, browser });
   });
 
   it('every hosted page passes axe (WCAG 2.2 A/AA) in the light and the dark theme', { timeout: 120_000 }, async () => {

@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
-import type { TestServer } from '../helpers/app.ts';
+import type * as oidc from 'openid-client';
+import { startLatchkey, type TestServer } from '../helpers/app.ts';
+import { registerRelyingParty } from '../helpers/rp.ts';
 
 /** How long one step (a click and what it causes) may take before the test fails. */
 export const STEP_TIMEOUT = 10_000;
@@ -287,4 +289,31 @@ export async function alertText(page: Page): Promise<string> {
   const alert = page.getByRole('alert');
   await alert.waitFor({ state: 'visible' });
   return (await alert.textContent())?.trim() ?? '';
+}
+
+/** What a browser suite runs against: Latchkey, an application receiving its callbacks, that application's registration, and Chromium. */
+export interface BrowserSuite {
+  server: TestServer;
+  app: CallbackServer;
+  rp: oidc.Configuration;
+  browser: Browser;
+}
+
+/** Starts a browser suite; `clientMetadata` is added to the application's registration. */
+export async function startBrowserSuite(clientMetadata: Record<string, unknown> = {}): Promise<BrowserSuite> {
+  const server = await startLatchkey();
+  const app = await startCallbackServer();
+  const rp = await registerRelyingParty(server, {
+    redirect_uris: [app.redirectUri],
+    post_logout_redirect_uris: [app.postLogoutRedirectUri],
+    ...clientMetadata,
+  });
+  return { server, app, rp, browser: await launchBrowser() };
+}
+
+/** Stops whatever part of a browser suite was started (a failed start leaves some parts undefined). */
+export async function stopBrowserSuite(suite: Partial<BrowserSuite>): Promise<void> {
+  await suite.browser?.close();
+  await suite.app?.close();
+  await suite.server?.close();
 }

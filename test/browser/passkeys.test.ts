@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { startLatchkey, type TestServer } from '../helpers/app.ts';
-import { authorizationRequest, redeem, registerRelyingParty } from '../helpers/rp.ts';
+import type { TestServer } from '../helpers/app.ts';
+import { authorizationRequest, redeem } from '../helpers/rp.ts';
 import {
   addCredentials,
   addVirtualAuthenticator,
@@ -21,11 +21,11 @@ import {
   expectPage,
   expectSignInPage,
   finishAtApplication,
-  launchBrowser,
   newContext,
   signUp,
   signUpUntilPasskey,
-  startCallbackServer,
+  startBrowserSuite,
+  stopBrowserSuite,
   waitForApplication,
   watchCredentialRequests,
   type AuthenticatorOptions,
@@ -45,13 +45,7 @@ describe('passkeys in the browser', { skip: browserUnavailable }, () => {
   let contexts: BrowserContext[] = [];
 
   before(async () => {
-    server = await startLatchkey();
-    app = await startCallbackServer();
-    rp = await registerRelyingParty(server, {
-      redirect_uris: [app.redirectUri],
-      post_logout_redirect_uris: [app.postLogoutRedirectUri],
-    });
-    browser = await launchBrowser();
+    ({ server, app, rp, browser } = await startBrowserSuite());
   });
 
   afterEach(async () => {
@@ -60,9 +54,7 @@ describe('passkeys in the browser', { skip: browserUnavailable }, () => {
   });
 
   after(async () => {
-    await browser?.close();
-    await app?.close();
-    await server?.close();
+    await stopBrowserSuite({ server, app, browser });
   });
 
   /** A fresh browser profile (no cookies, no passkeys), closed after the test. */

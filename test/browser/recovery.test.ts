@@ -12,8 +12,8 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startLatchkey, type TestServer } from '../helpers/app.ts';
-import { authorizationRequest, redeem, registerRelyingParty, type AuthorizationRequest } from '../helpers/rp.ts';
+import type { TestServer } from '../helpers/app.ts';
+import { authorizationRequest, redeem, type AuthorizationRequest } from '../helpers/rp.ts';
 import {
   addCredentials,
   addVirtualAuthenticator,
@@ -22,10 +22,10 @@ import {
   expectPage,
   expectSignInPage,
   finishAtApplication,
-  launchBrowser,
   newContext,
   signUp,
-  startCallbackServer,
+  startBrowserSuite,
+  stopBrowserSuite,
   waitForApplication,
   type CallbackServer,
 } from './helpers.ts';
@@ -42,13 +42,7 @@ describe('recovery of a lost passkey in the browser', { skip: browserUnavailable
   let contexts: BrowserContext[] = [];
 
   before(async () => {
-    server = await startLatchkey();
-    app = await startCallbackServer();
-    rp = await registerRelyingParty(server, {
-      redirect_uris: [app.redirectUri],
-      post_logout_redirect_uris: [app.postLogoutRedirectUri],
-    });
-    browser = await launchBrowser();
+    ({ server, app, rp, browser } = await startBrowserSuite());
   });
 
   afterEach(async () => {
@@ -57,9 +51,7 @@ describe('recovery of a lost passkey in the browser', { skip: browserUnavailable
   });
 
   after(async () => {
-    await browser?.close();
-    await app?.close();
-    await server?.close();
+    await stopBrowserSuite({ server, app, browser });
   });
 
   /** A fresh browser profile (no cookies, no passkeys), without passkey autofill; closed after the test. */

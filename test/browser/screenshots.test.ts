@@ -15,9 +15,13 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type * as oidc from 'openid-client';
 import type { Browser } from 'playwright-core';
-import { startLatchkey, type TestServer } from '../helpers/app.ts';
-import { registerRelyingParty } from '../helpers/rp.ts';
-import { browserUnavailable, launchBrowser, startCallbackServer, type CallbackServer } from './helpers.ts';
+import type { TestServer } from '../helpers/app.ts';
+import {
+  browserUnavailable,
+  startBrowserSuite,
+  stopBrowserSuite,
+  type CallbackServer,
+} from './helpers.ts';
 import { STOPS, WALK_CLIENT_METADATA, walkHostedPages } from './hosted-pages.ts';
 
 export const SCREENSHOT_DIR = fileURLToPath(new URL('../artifacts/screenshots/', import.meta.url));
@@ -37,21 +41,12 @@ describe('screenshots of the hosted pages', { skip: browserUnavailable }, () => 
   let browser: Browser;
 
   before(async () => {
-    server = await startLatchkey();
-    app = await startCallbackServer();
-    rp = await registerRelyingParty(server, {
-      redirect_uris: [app.redirectUri],
-      post_logout_redirect_uris: [app.postLogoutRedirectUri],
-      ...WALK_CLIENT_METADATA,
-    });
-    browser = await launchBrowser();
+    ({ server, app, rp, browser } = await startBrowserSuite({ ...WALK_CLIENT_METADATA }));
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
   });
 
   after(async () => {
-    await browser?.close();
-    await app?.close();
-    await server?.close();
+    await stopBrowserSuite({ server, app, browser });
   });
 
   it('saves every page at phone and desktop widths in both themes; none scrolls sideways', { timeout: 120_000 }, async () => {

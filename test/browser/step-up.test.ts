@@ -12,8 +12,8 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startLatchkey, type TestServer } from '../helpers/app.ts';
-import { authorizationRequest, redeem, registerRelyingParty, type AuthorizationRequest } from '../helpers/rp.ts';
+import type { TestServer } from '../helpers/app.ts';
+import { authorizationRequest, redeem, type AuthorizationRequest } from '../helpers/rp.ts';
 import {
   addCredentials,
   addVirtualAuthenticator,
@@ -24,10 +24,10 @@ import {
   expectPage,
   expectSignInPage,
   finishAtApplication,
-  launchBrowser,
   newContext,
   signUp,
-  startCallbackServer,
+  startBrowserSuite,
+  stopBrowserSuite,
   waitForApplication,
   type AuthenticatorOptions,
   type CallbackServer,
@@ -61,13 +61,7 @@ describe('step-up in the browser', { skip: browserUnavailable }, () => {
   let clockOffset = 0;
 
   before(async () => {
-    server = await startLatchkey();
-    app = await startCallbackServer();
-    rp = await registerRelyingParty(server, {
-      redirect_uris: [app.redirectUri],
-      post_logout_redirect_uris: [app.postLogoutRedirectUri],
-    });
-    browser = await launchBrowser();
+    ({ server, app, rp, browser } = await startBrowserSuite());
   });
 
   afterEach(async () => {
@@ -78,9 +72,7 @@ describe('step-up in the browser', { skip: browserUnavailable }, () => {
 
   after(async () => {
     restoreClock();
-    await browser?.close();
-    await app?.close();
-    await server?.close();
+    await stopBrowserSuite({ server, app, browser });
   });
 
   function advanceClock(ms: number): void {
