@@ -5,6 +5,7 @@ import * as managementApi from './20261122000003_management_api.ts';
 import * as eventsWebhooks from './20261122000004_events_webhooks.ts';
 import * as enrollmentLinks from './20261122000005_enrollment_links.ts';
 import * as backchannelApprovals from './20261122000006_backchannel_approvals.ts';
+import * as partialPayloadIndexes from './20261122000007_partial_payload_indexes.ts';
 
 /**
  * Every migration in order. Listed here rather than read from the folder so the same list
@@ -17,4 +18,5 @@ export const migrations: ReadonlyArray<readonly [name: string, migration: Knex.M
   ['20261122000004_events_webhooks', eventsWebhooks],
   ['20261122000005_enrollment_links', enrollmentLinks],
   ['20261122000006_backchannel_approvals', backchannelApprovals],
+  ['20261122000007_partial_payload_indexes', partialPayloadIndexes],
 ];

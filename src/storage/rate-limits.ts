@@ -1,6 +1,7 @@
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Db } from './db.ts';
-import { rawRows, toNullableNumber, toNumber } from './rows.ts';
+import { toNullableNumber, toNumber } from './rows.ts';
+import { statements } from './statements.ts';
 
 /**
  * rate-limiter-flexible's SQLite store (not its PostgreSQL or Redis ones) runs its upsert on a raw pooled connection inside a
@@ -8,15 +9,16 @@ import { rawRows, toNullableNumber, toNumber } from './rows.ts';
  * while another process holds the lock) rolls back to the savepoint without releasing it. That
  * leaves Latchkey's only connection inside a transaction that never commits: every later write
  * would look successful and be lost. The upsert is one atomic statement, so it runs as one
- * ordinary knex query instead (same SQL as the library's).
+ * ordinary prepared statement on knex's pool instead (same SQL as the library's).
  */
 export function upsertThroughKnex(limiter: RateLimiterAbstract, db: Db): void {
   (limiter as unknown as { _upsertTransaction: unknown })._upsertTransaction = async (key: string, points: number, msDuration: number, forceExpire = false) => {
     const now = Date.now();
     const expire = msDuration > 0 ? now + msDuration : null;
-    const result = forceExpire
-      ? await db.raw('INSERT OR REPLACE INTO rate_limits (key, points, expire) VALUES (?, ?, ?) RETURNING points, expire', [key, points, expire])
-      : await db.raw(
+    const sql = statements(db);
+    const [row] = forceExpire
+      ? await sql.all('INSERT OR REPLACE INTO rate_limits (key, points, expire) VALUES (?, ?, ?) RETURNING points, expire', [key, points, expire])
+      : await sql.all(
           `INSERT INTO rate_limits (key, points, expire) VALUES (?, ?, ?)
            ON CONFLICT(key) DO UPDATE SET
              points = CASE WHEN expire IS NULL OR expire > ? THEN points + excluded.points ELSE excluded.points END,
@@ -24,7 +26,6 @@ export function upsertThroughKnex(limiter: RateLimiterAbstract, db: Db): void {
            RETURNING points, expire`,
           [key, points, expire, now, now],
         );
-    const row = rawRows(result)[0];
     return row ? { points: toNumber(row.points), expire: toNullableNumber(row.expire) } : row;
   };
 }

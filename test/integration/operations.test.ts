@@ -7,7 +7,7 @@ import { finishAtApplication, openInteraction, postJson, signInWithPasskey, sign
 import { HttpClient } from '../helpers/http.ts';
 import { authorizationRequest, redeem, registerRelyingParty } from '../helpers/rp.ts';
 import { createLogger } from '../../src/logging.ts';
-import { KnexEventStore } from '../../src/storage/repositories/events.ts';
+import { forgetSubscriptions, KnexEventStore } from '../../src/storage/repositories/events.ts';
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 
@@ -153,6 +153,7 @@ describe('operations: probes, request ids, logs and metrics', () => {
     assert.equal(sample(idle, 'latchkey_webhook_backlog_oldest_age_seconds'), 0);
     // A receiver nobody listens on: the deliveries stay pending (retried, never delivered).
     await server.db('webhooks').insert({ id: 'wh_backlog', url: 'http://127.0.0.1:9/hook', secret: 's'.repeat(32), event_types: JSON.stringify(['*']), description: null, created_by: null, created_at: Date.now() });
+    forgetSubscriptions(server.db); // written behind the store's back: drop its cached subscriptions
     const store = new KnexEventStore(server.db);
     const queuedAt = Date.now() - 90_000;
     await store.append({ id: 'evt_backlog_1', type: 'account.created', actor: 'system' }, queuedAt);

@@ -264,3 +264,25 @@ for (const kind of DATABASE_KINDS) {
     });
   });
 }
+
+describe('KnexOidcAdapter lookups use the partial indexes (sqlite)', () => {
+  // An index that stops matching its lookup turns every token request into a table scan,
+  // which no functional test would notice.
+  const LOOKUPS: ReadonlyArray<readonly [sql: string, index: string]> = [
+    ["SELECT payload FROM oidc_payloads WHERE model = 'Session' AND uid = 'u'", 'oidc_payloads_uid_index'],
+    ["SELECT payload FROM oidc_payloads WHERE model = 'DeviceCode' AND user_code = 'c'", 'oidc_payloads_user_code_index'],
+    ["DELETE FROM oidc_payloads WHERE grant_id = 'g'", 'oidc_payloads_grant_id_index'],
+    ["SELECT id FROM oidc_payloads WHERE model = 'Grant' AND account_id = 'a' AND client_id = 'c'", 'oidc_payloads_account_id_model_index'],
+  ];
+  for (const [sql, index] of LOOKUPS) {
+    it(`${sql.split(' WHERE ')[1]} → ${index}`, async () => {
+      const t = await openTestDatabase('sqlite');
+      try {
+        const plan = (await t.db.raw(`EXPLAIN QUERY PLAN ${sql}`)) as { detail: string }[];
+        assert.ok(plan.some((step) => step.detail.includes(index)), JSON.stringify(plan));
+      } finally {
+        await t.close();
+      }
+    });
+  }
+});

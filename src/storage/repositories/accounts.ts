@@ -1,6 +1,7 @@
 import type { Account, AccountRepository } from '../../domain/accounts.ts';
 import type { Db } from '../db.ts';
 import { toBoolean, toNumber } from '../rows.ts';
+import { statements } from '../statements.ts';
 
 type AccountRow = Record<string, unknown>;
 
@@ -20,7 +21,8 @@ export class KnexAccountRepository implements AccountRepository {
   constructor(private readonly db: Db) {}
 
   async findById(id: string): Promise<Account | undefined> {
-    const row = await this.db('accounts').where({ id }).first();
+    // Read on every sign-in, token and userinfo request: a prepared statement.
+    const [row] = await statements(this.db).all('SELECT * FROM accounts WHERE id = ?', [id]);
     return row ? accountFromRow(row) : undefined;
   }
 

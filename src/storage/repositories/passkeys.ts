@@ -2,6 +2,7 @@ import type { AuthenticatorTransport } from '@simplewebauthn/server';
 import type { NewPasskey } from '../../domain/passkeys/ceremonies.ts';
 import type { Passkey, PasskeyRepository } from '../../domain/passkeys/types.ts';
 import type { Db } from '../db.ts';
+import { statements } from '../statements.ts';
 import { toBoolean, toNullableNumber, toNumber } from '../rows.ts';
 
 export function passkeyFromRow(row: Record<string, unknown>): Passkey {
@@ -44,7 +45,8 @@ export class KnexPasskeyRepository implements PasskeyRepository {
   constructor(private readonly db: Db) {}
 
   async findById(id: string): Promise<Passkey | undefined> {
-    const row = await this.db('passkeys').where({ id }).first();
+    // Read and updated on every sign-in: prepared statements.
+    const [row] = await statements(this.db).all('SELECT * FROM passkeys WHERE id = ?', [id]);
     return row ? passkeyFromRow(row) : undefined;
   }
 
@@ -55,12 +57,12 @@ export class KnexPasskeyRepository implements PasskeyRepository {
 
   async recordUse(id: string, use: { counter: number; backedUp: boolean; usedAt: number }): Promise<void> {
     // The counter only moves forward, even if two uses race.
-    await this.db('passkeys')
-      .where({ id })
-      .update({
-        counter: this.db.raw('CASE WHEN counter < ? THEN ? ELSE counter END', [use.counter, use.counter]),
-        backed_up: use.backedUp,
-        last_used_at: use.usedAt,
-      });
+    await statements(this.db).run('UPDATE passkeys SET counter = CASE WHEN counter < ? THEN ? ELSE counter END, backed_up = ?, last_used_at = ? WHERE id = ?', [
+      use.counter,
+      use.counter,
+      use.backedUp,
+      use.usedAt,
+      id,
+    ]);
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ClaimedDelivery, DeliveryRecord, DeliveryStore, Webhook, WebhookStore } from '../../domain/webhooks.ts';
 import type { Db } from '../db.ts';
 import { toNullableNumber, toNumber } from '../rows.ts';
+import { forgetSubscriptions } from './events.ts';
 
 function webhookFromRow(row: Record<string, unknown>): Webhook {
   return {
@@ -41,6 +42,7 @@ export class KnexWebhookStore implements WebhookStore {
       created_by: webhook.createdBy,
       created_at: webhook.createdAt,
     });
+    forgetSubscriptions(this.db);
   }
 
   async list(): Promise<Webhook[]> {
@@ -53,10 +55,12 @@ export class KnexWebhookStore implements WebhookStore {
   }
 
   async delete(id: string): Promise<boolean> {
-    return this.db.transaction(async (trx) => {
+    const deleted = await this.db.transaction(async (trx) => {
       await trx('webhook_deliveries').where({ webhook_id: id }).delete();
       return (await trx('webhooks').where({ id }).delete()) === 1;
     });
+    forgetSubscriptions(this.db);
+    return deleted;
   }
 
   async deliveries(id: string, limit: number): Promise<DeliveryRecord[]> {
