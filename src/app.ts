@@ -29,6 +29,7 @@ import { RateLimits, storeFactory } from './http/middleware/rate-limit.ts';
 import { securityHeaders } from './http/middleware/security-headers.ts';
 import { tokenRateLimit } from './http/middleware/token-rate-limit.ts';
 import { createRenderer } from './http/views.ts';
+import { negotiateRequestLocale } from './http/locale.ts';
 import type { Logger } from './logging.ts';
 import { Metrics } from './metrics.ts';
 import { createAccountMessages, createMessages } from './mail/messages.ts';
@@ -129,7 +130,9 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   // twice, and every node derives the same ones whatever cookie key is active.
   const derive = (purpose: string) => createHmac('sha256', keys.derivationSecret).update(purpose).digest();
   const signIn = new SignIn({ accounts, passkeys, ceremonies, acr: config.acr, decoySecret: derive('decoy-credentials'), events });
-  const messages = createMessages(config.rpName, config.issuer);
+  // Every mail carries the same product name, signature and support line, in the reader's language.
+  const mailBranding = { productName: config.rpName, issuer: config.issuer, defaultLocale: config.defaultLocale };
+  const messages = createMessages(mailBranding);
   const recovery =
     config.recovery === 'email'
       ? new Recovery({
@@ -166,7 +169,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
     accounts,
     signIn,
     mailer: deps.mailer,
-    messages: createBackchannelMessages(config.rpName),
+    messages: createBackchannelMessages(mailBranding),
     approvalUrl: (token) => `${config.issuer}${APPROVE_PATH}/${token}`,
     clock,
     newId: () => `bca_${randomUUID().replaceAll('-', '')}`,
@@ -200,7 +203,9 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
             details: typeof ctx.oidc.params?.authorization_details === 'string' ? (JSON.parse(ctx.oidc.params.authorization_details) as Record<string, unknown>[]) : null,
             scope: request.scope ?? null,
             expiresAt: clock() + request.expiration * 1000,
-          }),
+          },
+          // The mail speaks the language the backend asked for with ui_locales (else the default).
+          typeof ctx.oidc.params?.ui_locales === 'string' ? ctx.oidc.params.ui_locales : undefined),
       },
     }),
   );
@@ -255,6 +260,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
     await next();
   });
   app.use(securityHeaders({ https }));
+  app.use(negotiateRequestLocale(config.defaultLocale));
   app.use(errorHandler(logger, render));
   app.use(countCeremonies(provider, metrics));
   app.use(operations.routes());
@@ -273,7 +279,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
       ),
       clients: { nameOf: async (clientId) => (await provider.Client.find(clientId))?.clientName },
       mailer: deps.mailer,
-      messages: createAccountMessages(config.rpName, config.issuer),
+      messages: createAccountMessages(mailBranding),
       acr: config.acr,
       reauthSeconds: config.accountReauthSeconds,
       recovery: config.recovery,
@@ -311,7 +317,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
     passkeys,
     ceremonies,
     mailer: deps.mailer,
-    messages: createEnrollmentMessages(config.rpName),
+    messages: createEnrollmentMessages(mailBranding),
     linkUrl: (token) => `${config.issuer}${ENROLL_PATH}/${token}`,
     clock,
     events,

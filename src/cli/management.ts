@@ -47,7 +47,7 @@ function services({ config, db, out }: Deps) {
     ),
     // Only `enrollments create --email` sends mail, and it needs SMTP_URL (checked there).
     mailer: config.smtpUrl ? new SmtpMailer(config.smtpUrl, config.mailFrom) : { send: async () => undefined },
-    messages: createEnrollmentMessages(config.rpName),
+    messages: createEnrollmentMessages({ productName: config.rpName, issuer: config.issuer, defaultLocale: config.defaultLocale }),
     linkUrl: (token) => `${config.issuer}${ENROLL_PATH}/${token}`,
     clock,
     events,

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import type { LevelMaxAges } from '../domain/step-up.ts';
+import { LOCALES, type Locale } from '../i18n/index.ts';
 
 /** Levels of authentication assurance, weakest first, and the strings Latchkey puts in `acr`. */
 export interface AcrNames {
@@ -30,6 +31,8 @@ export interface Config {
   readonly issuer: string;
   readonly rpId: string;
   readonly rpName: string;
+  /** The language of pages and mails when neither the request (ui_locales) nor the browser names a supported one. */
+  readonly defaultLocale: Locale;
   readonly origins: readonly string[];
   readonly database: DatabaseConfig;
   readonly smtpUrl: string | undefined;
@@ -304,6 +307,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     issuer: issuerUrl.href.replace(/\/$/, ''),
     rpId,
     rpName: value(env, 'LATCHKEY_RP_NAME') ?? 'Latchkey',
+    defaultLocale: oneOf(env, 'LATCHKEY_DEFAULT_LOCALE', LOCALES, 'en'),
     origins: parseOrigins(env, issuerUrl, rpId),
     database: parseDatabase(env, cwd),
     smtpUrl: parseSmtpUrl(env),

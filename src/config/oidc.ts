@@ -4,6 +4,9 @@ import { parsePasskeyPolicy } from '../domain/passkeys/policy.ts';
 import { acrRank, effectiveRank, meets, requiredLevel } from '../domain/step-up.ts';
 import { accountClaims, type AccountRepository } from '../domain/accounts.ts';
 import type { Render } from '../http/views.ts';
+import { describeClient } from '../http/client-view.ts';
+import { localeOf } from '../http/locale.ts';
+import { errorMessage, LOCALES, translate } from '../i18n/index.ts';
 import type { KeyMaterial } from '../storage/repositories/keys.ts';
 import type { Config } from './env.ts';
 import type { Adapter } from 'oidc-provider';
@@ -95,6 +98,8 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
       long: { signed: true, httpOnly: true, sameSite: 'lax' },
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
+    // The languages the hosted pages speak; an application picks one with ui_locales.
+    discovery: { ui_locales_supported: [...LOCALES] },
     acrValues: [config.acr.otp, config.acr.pop, config.acr.phr, config.acr.phrh],
     // acr, amr and auth_time ride on the openid scope, so every ID token says how the person
     // authenticated, whether or not the application asked.
@@ -170,29 +175,32 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
         mask: '****-****',
         userCodeInputSource: async (ctx, _form, _out, err) => {
           // Latchkey's own form (labelled, no inline handlers under the CSP), posting what oidc-provider's would.
+          const locale = localeOf(ctx);
           const error = err
             ? (err as { name?: string }).name === 'AbortedError'
-              ? 'The sign-in was cancelled. Start again on your device.'
+              ? translate(locale, 'device.errorAborted')
               : (err as { name?: string }).name === 'NoCodeError' || (err as { userCode?: string }).userCode
-                ? 'That code is not valid or has expired. Check the code on your device and try again.'
-                : 'The code could not be checked. Try again.'
+                ? translate(locale, 'device.errorInvalid')
+                : translate(locale, 'device.errorOther')
             : undefined;
           ctx.type = 'html';
-          ctx.body = render('device-code.njk', {
-            title: 'Connect a device',
+          ctx.body = render('device-code.njk', locale, {
+            title: translate(locale, 'device.title'),
             action: ctx.oidc.urlFor('code_verification'),
             xsrf: (ctx.oidc.session?.state as { secret?: string } | undefined)?.secret,
             error,
           });
         },
         userCodeConfirmSource: async (ctx, form, client, _deviceInfo, userCode) => {
+          const locale = localeOf(ctx);
           ctx.type = 'html';
-          ctx.body = render('device-confirm.njk', { title: 'Confirm the device', form, clientName: client.clientName ?? client.clientId, userCode });
+          ctx.body = render('device-confirm.njk', locale, { title: translate(locale, 'device.confirmTitle'), form, client: describeClient(client, client.clientId), userCode });
         },
         successSource: async (ctx) => {
+          const locale = localeOf(ctx);
           const client = ctx.oidc.client;
           ctx.type = 'html';
-          ctx.body = render('device-done.njk', { title: 'Device connected', clientName: client?.clientName ?? client?.clientId });
+          ctx.body = render('device-done.njk', locale, { title: translate(locale, 'device.doneTitle'), client: client ? describeClient(client, client.clientId) : undefined });
         },
       },
       ciba: deps.ciba
@@ -282,18 +290,20 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
+          const locale = localeOf(ctx, ctx.oidc.params?.ui_locales);
           const client = ctx.oidc.client;
           ctx.type = 'html';
-          ctx.body = render('logout.njk', {
-            title: 'Sign out',
+          ctx.body = render('logout.njk', locale, {
+            title: translate(locale, 'logout.title'),
             form,
-            clientName: client?.clientName ?? client?.clientId,
+            client: client ? describeClient(client, client.clientId) : undefined,
           });
         },
         postLogoutSuccessSource: async (ctx) => {
+          const locale = localeOf(ctx, ctx.oidc.params?.ui_locales);
           const client = ctx.oidc.client;
           ctx.type = 'html';
-          ctx.body = render('logged-out.njk', { title: 'Signed out', clientName: client?.clientName ?? client?.clientId });
+          ctx.body = render('logged-out.njk', locale, { title: translate(locale, 'loggedOut.title'), client: client ? describeClient(client, client.clientId) : undefined });
         },
       },
     },
@@ -339,11 +349,15 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
       };
     },
     async renderError(ctx, out) {
+      // oidc-provider's descriptions are for developers: other languages get a sentence for the code.
+      const locale = localeOf(ctx, ctx.oidc?.params?.ui_locales);
+      const client = ctx.oidc?.client;
       ctx.type = 'html';
-      ctx.body = render('error.njk', {
-        title: 'Something went wrong',
+      ctx.body = render('error.njk', locale, {
+        title: translate(locale, 'errorPage.title'),
         error: out.error,
-        description: out.error_description,
+        description: errorMessage(locale, out.error, out.error_description),
+        client: client ? describeClient(client, client.clientId) : undefined,
       });
     },
     rotateRefreshToken: true,

@@ -42,16 +42,22 @@ export function validateTransfer(detail: Record<string, unknown>): void {
   }
 }
 
-/** A detail as lines a person reads ("Amount: 500 EUR", "To: ACME"); the template escapes them. */
-export function describeAuthorizationDetail(detail: Record<string, unknown>): { title: string; lines: { label: string; value: string }[] } {
+/** What a detail's line shows: the field (the page names it in the person's language) and its value. */
+export type DetailField = 'amount' | 'payee' | 'reference' | 'details';
+
+/**
+ * A detail as lines a person reads ("Amount: 500 EUR", "To: ACME"); `type` is `transfer` or,
+ * for anything else, the detail's own type. The template escapes every value.
+ */
+export function describeAuthorizationDetail(detail: Record<string, unknown>): { type: string; lines: { field: DetailField; value: string }[] } {
   if (detail.type === TRANSFER_TYPE) {
-    const lines = [
-      { label: 'Amount', value: `${String(detail.amount)} ${String(detail.currency)}` },
-      { label: 'To', value: String(detail.payee) },
+    const lines: { field: DetailField; value: string }[] = [
+      { field: 'amount', value: `${String(detail.amount)} ${String(detail.currency)}` },
+      { field: 'payee', value: String(detail.payee) },
     ];
-    if (typeof detail.reference === 'string') lines.push({ label: 'Reference', value: detail.reference });
-    return { title: 'Transfer', lines };
+    if (typeof detail.reference === 'string') lines.push({ field: 'reference', value: detail.reference });
+    return { type: TRANSFER_TYPE, lines };
   }
   // Only validated types are stored; anything else is shown as its JSON, never as markup.
-  return { title: String(detail.type), lines: [{ label: 'Details', value: JSON.stringify(detail) }] };
+  return { type: String(detail.type), lines: [{ field: 'details', value: JSON.stringify(detail) }] };
 }

@@ -38,7 +38,8 @@ export interface LoginHintDirectory {
 }
 
 export interface BackchannelMessages {
-  approvalRequest(to: string, clientName: string, bindingMessage: string | null, url: string): MailMessage;
+  /** `locale`: the request's ui_locales (unsupported or undefined: the default language). */
+  approvalRequest(to: string, clientName: string, bindingMessage: string | null, url: string, locale?: string): MailMessage;
 }
 
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
@@ -95,7 +96,10 @@ export class Backchannel {
     return message === undefined || (typeof message === 'string' && BINDING_MESSAGE.test(message));
   }
 
-  /** Records the request and reaches the person: a mailed link and a `backchannel.requested` event. */
+  /**
+   * Records the request and reaches the person: a mailed link (in `locale`, the request's
+   * ui_locales) and a `backchannel.requested` event.
+   */
   async requestApproval(request: {
     requestId: string;
     accountId: string;
@@ -105,7 +109,7 @@ export class Backchannel {
     details: Record<string, unknown>[] | null;
     scope: string | null;
     expiresAt: number;
-  }): Promise<void> {
+  }, locale?: string): Promise<void> {
     const account = await this.deps.accounts.findById(request.accountId);
     if (!account || account.status !== 'active') throw new DomainError('account_disabled', 'This account is disabled.');
     const token = randomBytes(32).toString('base64url');
@@ -119,7 +123,7 @@ export class Backchannel {
       // The approval URL goes to subscribed webhooks so an application can push it to the person.
       data: { approval_id: approval.id, binding_message: request.bindingMessage, authorization_details: request.details, approval_url: url, expires_at: new Date(request.expiresAt).toISOString() },
     });
-    await this.deps.mailer.send(this.deps.messages.approvalRequest(account.email, request.clientName, request.bindingMessage, url));
+    await this.deps.mailer.send(this.deps.messages.approvalRequest(account.email, request.clientName, request.bindingMessage, url, locale));
   }
 
   /** The approval behind a link, if it can still be decided. */

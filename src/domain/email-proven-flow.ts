@@ -8,13 +8,16 @@ import type { PasskeyPolicy } from './passkeys/policy.ts';
  * sign-up (a new account) and recovery (a new passkey for an existing account).
  */
 export interface EmailProvenPasskeyFlow {
-  /** Mails a code (or a notice); answers the same whoever the address belongs to. Returns the normalised email. */
-  start(interactionUid: string, rawEmail: unknown): Promise<string>;
+  /**
+   * Mails a code (or a notice) in `locale` (a language tag the mail messages understand);
+   * answers the same whoever the address belongs to. Returns the normalised email.
+   */
+  start(interactionUid: string, rawEmail: unknown, locale?: string): Promise<string>;
   verifyCode(interactionUid: string, code: unknown): Promise<string>;
   /** The address this interaction has proven, if any. */
   provenEmail(interactionUid: string): Promise<string | undefined>;
   /** Options for the new passkey, under the policy of the client the person is signing in to. */
   passkeyOptions(interactionUid: string, policy: PasskeyPolicy): Promise<PublicKeyCredentialCreationOptionsJSON>;
   /** Verifies the new passkey, stores it, and returns the account and the context the session earned. */
-  complete(interactionUid: string, response: unknown, policy: PasskeyPolicy): Promise<{ account: Account; context: AuthContext }>;
+  complete(interactionUid: string, response: unknown, policy: PasskeyPolicy, locale?: string): Promise<{ account: Account; context: AuthContext }>;
 }

@@ -53,7 +53,8 @@ export interface EnrollmentStore {
 }
 
 export interface EnrollmentMessages {
-  enrollmentInvitation(to: string, invitedBy: string, url: string, expiresAt: Date): MailMessage;
+  /** `locale`: the language the API request asked for (a tag; unsupported or undefined: the default). */
+  enrollmentInvitation(to: string, invitedBy: string, url: string, expiresAt: Date, locale?: string): MailMessage;
 }
 
 /** The status a person or the API sees now. */
@@ -65,7 +66,9 @@ export function statusOf(link: EnrollmentLink, now: number): EnrollmentStatus {
 export const ENROLLMENT_DEFAULT_TTL = 7 * 24 * 3600;
 export const ENROLLMENT_MAX_TTL = 30 * 24 * 3600;
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
-const FIELDS = new Set(['expires_in', 'invited_by', 'send_email', 'authenticator_attachment', 'resident_key', 'passkey_policy']);
+const FIELDS = new Set(['expires_in', 'invited_by', 'send_email', 'authenticator_attachment', 'resident_key', 'passkey_policy', 'locale']);
+/** A BCP 47 language tag such as de or es-MX. */
+const LANGUAGE_TAG = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$/;
 
 function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -127,7 +130,7 @@ export class Enrollments {
     const url = this.deps.linkUrl(token);
     await this.events.record({ type: 'enrollment.created', accountId, actor: link.createdBy, data: { enrollment_id: link.id, expires_at: new Date(link.expiresAt).toISOString() } });
     if (input.sendEmail) {
-      await this.deps.mailer.send(this.deps.messages.enrollmentInvitation(account.email, link.invitedBy, url, new Date(link.expiresAt)));
+      await this.deps.mailer.send(this.deps.messages.enrollmentInvitation(account.email, link.invitedBy, url, new Date(link.expiresAt), input.locale));
     }
     return { link, url };
   }
@@ -214,7 +217,7 @@ function passkeyPolicyOf(link: EnrollmentLink): PasskeyPolicy {
   return parsePasskeyPolicy(link.policy.passkey);
 }
 
-function parseRequest(body: unknown): { expiresIn: number; invitedBy: string | undefined; sendEmail: boolean; policy: EnrollmentPolicy } {
+function parseRequest(body: unknown): { expiresIn: number; invitedBy: string | undefined; sendEmail: boolean; locale: string | undefined; policy: EnrollmentPolicy } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('The body must be a JSON object.');
   const fields = body as Record<string, unknown>;
   const unknown = Object.keys(fields).find((k) => !FIELDS.has(k));
@@ -228,6 +231,9 @@ function parseRequest(body: unknown): { expiresIn: number; invitedBy: string | u
     throw invalid('invited_by must be a string of 1 to 100 characters.');
   }
   if (fields.send_email !== undefined && typeof fields.send_email !== 'boolean') throw invalid('send_email must be true or false.');
+  if (fields.locale !== undefined && (typeof fields.locale !== 'string' || !LANGUAGE_TAG.test(fields.locale))) {
+    throw invalid('locale must be a language tag such as "en", "de" or "es".');
+  }
   const attachment = fields.authenticator_attachment ?? null;
   if (attachment !== null && attachment !== 'platform' && attachment !== 'cross-platform') {
     throw invalid('authenticator_attachment must be "platform" or "cross-platform".');
@@ -246,6 +252,7 @@ function parseRequest(body: unknown): { expiresIn: number; invitedBy: string | u
     expiresIn,
     invitedBy: typeof invitedBy === 'string' ? invitedBy.trim() : undefined,
     sendEmail: fields.send_email === true,
+    locale: typeof fields.locale === 'string' ? fields.locale : undefined,
     policy: { authenticatorAttachment: attachment, residentKey, passkey: passkey as Record<string, unknown> },
   };
 }

@@ -18,10 +18,11 @@ export interface RecoveryStore {
   complete(emailCodeId: string, accountId: string, passkey: NewPasskey, now: number): Promise<boolean>;
 }
 
+/** The recovery mails; `locale` is the language of the page that asked for them (undefined: the default). */
 export interface RecoveryMessages {
-  recoveryCode(to: string, code: string, minutes: number): MailMessage;
-  recoveryNoAccount(to: string): MailMessage;
-  recoveryCompleted(to: string): MailMessage;
+  recoveryCode(to: string, code: string, minutes: number, locale?: string): MailMessage;
+  recoveryNoAccount(to: string, locale?: string): MailMessage;
+  recoveryCompleted(to: string, locale?: string): MailMessage;
 }
 
 /**
@@ -48,19 +49,19 @@ export class Recovery implements EmailProvenPasskeyFlow {
   ) {}
 
   /** Mails a code to an active account's address; any other address gets a notice, and the page looks the same. */
-  async start(interactionUid: string, rawEmail: unknown): Promise<string> {
+  async start(interactionUid: string, rawEmail: unknown, locale?: string): Promise<string> {
     const email = normalizeEmail(rawEmail);
     const account = await this.deps.accounts.findByEmail(email);
     if (!account || account.status !== 'active' || !account.emailVerified) {
       // A code nobody receives, so the code step answers as it does for a real account; guessing
       // it leads nowhere (there is no account to recover).
       await this.deps.codes.issue('recovery', email, interactionUid);
-      await this.deps.mailer.send(this.deps.messages.recoveryNoAccount(email));
+      await this.deps.mailer.send(this.deps.messages.recoveryNoAccount(email, locale));
       return email;
     }
     const { code } = await this.deps.codes.issue('recovery', email, interactionUid);
     await (this.deps.events ?? noEvents).record({ type: 'recovery.started', accountId: account.id, actor: 'user' });
-    await this.deps.mailer.send(this.deps.messages.recoveryCode(email, code, Math.round(this.deps.codeTtlSeconds / 60)));
+    await this.deps.mailer.send(this.deps.messages.recoveryCode(email, code, Math.round(this.deps.codeTtlSeconds / 60), locale));
     return email;
   }
 
@@ -83,7 +84,7 @@ export class Recovery implements EmailProvenPasskeyFlow {
     }, policy);
   }
 
-  async complete(interactionUid: string, response: unknown, policy: PasskeyPolicy): Promise<{ account: Account; context: AuthContext }> {
+  async complete(interactionUid: string, response: unknown, policy: PasskeyPolicy, locale?: string): Promise<{ account: Account; context: AuthContext }> {
     const { account, proofId } = await this.provenAccount(interactionUid);
     const { passkey, userHandle } = await this.deps.ceremonies.verifyRegistration(interactionUid, response, policy);
     // The challenge was issued for this account's user handle; anything else is not this recovery.
@@ -94,7 +95,7 @@ export class Recovery implements EmailProvenPasskeyFlow {
     const events = this.deps.events ?? noEvents;
     await events.record({ type: 'passkey.registered', accountId: account.id, actor: 'user', data: { passkey_id: passkey.id, via: 'recovery' } });
     await events.record({ type: 'recovery.completed', accountId: account.id, actor: 'user' });
-    await this.deps.mailer.send(this.deps.messages.recoveryCompleted(account.email));
+    await this.deps.mailer.send(this.deps.messages.recoveryCompleted(account.email, locale));
     return { account, context: authContextFromEmailCode(this.deps.acr) };
   }
 

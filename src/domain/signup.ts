@@ -27,9 +27,10 @@ export interface SignupStore {
   complete(emailCodeId: string, account: NewAccount, passkey: NewPasskey, now: number): Promise<Account | undefined>;
 }
 
+/** The sign-up mails; `locale` is the language of the page that asked for them (undefined: the default). */
 export interface SignupMessages {
-  signupCode(to: string, code: string, minutes: number): Parameters<Mailer['send']>[0];
-  accountExists(to: string): Parameters<Mailer['send']>[0];
+  signupCode(to: string, code: string, minutes: number, locale?: string): Parameters<Mailer['send']>[0];
+  accountExists(to: string, locale?: string): Parameters<Mailer['send']>[0];
 }
 
 /**
@@ -58,7 +59,7 @@ export class Signup implements EmailProvenPasskeyFlow {
    * "you already have an account" mail instead; the response is the same either way, so
    * sign-up reveals nothing about who is registered.
    */
-  async start(interactionUid: string, rawEmail: unknown): Promise<string> {
+  async start(interactionUid: string, rawEmail: unknown, locale?: string): Promise<string> {
     const email = normalizeEmail(rawEmail);
     const existing = await this.deps.accounts.findByEmail(email);
     if (existing) {
@@ -66,11 +67,11 @@ export class Signup implements EmailProvenPasskeyFlow {
       // exactly as it does for a new address. Guessing it still cannot complete a sign-up: the
       // email is taken (SignupStore.complete).
       await this.deps.codes.issue('signup', email, interactionUid);
-      await this.deps.mailer.send(this.deps.messages.accountExists(email));
+      await this.deps.mailer.send(this.deps.messages.accountExists(email, locale));
       return email;
     }
     const { code } = await this.deps.codes.issue('signup', email, interactionUid);
-    await this.deps.mailer.send(this.deps.messages.signupCode(email, code, Math.round(this.deps.codeTtlSeconds / 60)));
+    await this.deps.mailer.send(this.deps.messages.signupCode(email, code, Math.round(this.deps.codeTtlSeconds / 60), locale));
     return email;
   }
 

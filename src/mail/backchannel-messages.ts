@@ -1,21 +1,22 @@
 import type { BackchannelMessages } from '../domain/backchannel.ts';
+import { MailWriter, type MailBranding } from './compose.ts';
 
 /** The mail that reaches a person when an application asks them to approve something. */
-export function createBackchannelMessages(productName: string): BackchannelMessages {
+export function createBackchannelMessages(branding: MailBranding): BackchannelMessages {
   return {
-    approvalRequest(to, clientName, bindingMessage, url) {
-      return {
+    approvalRequest(to, clientName, bindingMessage, url, locale) {
+      const w = new MailWriter(branding, locale);
+      return w.mail(
         to,
-        subject: `${clientName} asks you to approve a request`,
-        text: [
-          `${clientName} asks you to approve a request with your ${productName} passkey.`,
-          ...(bindingMessage ? ['', `It says: "${bindingMessage}". Check that the application shows the same words.`] : []),
+        'mail.approval.subject',
+        [
+          w.text('mail.approval.body', { client: clientName }),
+          ...(bindingMessage ? ['', w.text('mail.approval.binding', { message: bindingMessage })] : []),
           '',
-          `Review it and approve or deny: ${url}`,
-          '',
-          'If you did not start this, deny it.',
-        ].join('\n'),
-      };
+          w.text('mail.approval.link', { url }),
+        ],
+        { client: clientName },
+      );
     },
   };
 }

@@ -4,7 +4,8 @@
  * person to look at. While at it, checks what a picture would show but axe does not: no page
  * scrolls sideways (WCAG 1.4.10 reflow), down to a 320 px phone.
  *
- * Files: test/artifacts/screenshots/<page>-<phone|desktop>-<light|dark>.png
+ * Files: test/artifacts/screenshots/<page>-<phone|desktop>-<light|dark>.png, and the sign-in
+ * page in the other languages as sign-in-<de|es>-<phone|desktop>-<light|dark>.png
  *
  * Run: node --import tsx --test test/browser/screenshots.test.ts
  */
@@ -23,6 +24,9 @@ import {
   type CallbackServer,
 } from './helpers.ts';
 import { STOPS, WALK_CLIENT_METADATA, walkHostedPages } from './hosted-pages.ts';
+import type { Page } from 'playwright-core';
+import { authorizationRequest } from '../helpers/rp.ts';
+import { disablePasskeyAutofill, expectPage, newContext } from './helpers.ts';
 
 export const SCREENSHOT_DIR = fileURLToPath(new URL('../artifacts/screenshots/', import.meta.url));
 
@@ -49,10 +53,11 @@ describe('screenshots of the hosted pages', { skip: browserUnavailable }, () => 
     await stopBrowserSuite({ server, app, browser });
   });
 
-  it('saves every page at phone and desktop widths in both themes; none scrolls sideways', { timeout: 120_000 }, async () => {
+  /** Saves the page at both widths in both themes; returns the files, and any width at which it scrolls sideways. */
+  async function shoot(name: string, page: Page): Promise<{ saved: string[]; overflows: string[] }> {
     const saved: string[] = [];
     const overflows: string[] = [];
-    await walkHostedPages({ browser, server, app, rp }, async ({ name, page }) => {
+    {
       const original = page.viewportSize();
       for (const colorScheme of THEMES) {
         await page.emulateMedia({ colorScheme });
@@ -70,8 +75,38 @@ describe('screenshots of the hosted pages', { skip: browserUnavailable }, () => 
       }
       await page.emulateMedia({ colorScheme: 'light' });
       if (original) await page.setViewportSize(original);
+    }
+    return { saved, overflows };
+  }
+
+  it('saves every page at phone and desktop widths in both themes; none scrolls sideways', { timeout: 120_000 }, async () => {
+    const saved: string[] = [];
+    const overflows: string[] = [];
+    await walkHostedPages({ browser, server, app, rp }, async ({ name, page }) => {
+      const shot = await shoot(name, page);
+      saved.push(...shot.saved);
+      overflows.push(...shot.overflows);
     });
     assert.equal(saved.length, STOPS.length * THEMES.length * Object.keys(VIEWPORTS).length);
+    assert.deepEqual(overflows, [], 'pages that scroll sideways');
+  });
+
+  it('saves the sign-in page in German and Spanish; longer words do not make it scroll sideways', { timeout: 60_000 }, async () => {
+    const context = await newContext(browser);
+    await disablePasskeyAutofill(context);
+    const overflows: string[] = [];
+    try {
+      for (const [locale, heading] of [['de', 'Anmelden'], ['es', 'Iniciar sesión']] as const) {
+        const page = await context.newPage();
+        await page.goto((await authorizationRequest(rp, { redirect_uri: app.redirectUri, ui_locales: locale })).url.href);
+        await expectPage(page, heading);
+        await page.waitForLoadState('load');
+        overflows.push(...(await shoot(`sign-in-${locale}`, page)).overflows);
+        await page.close();
+      }
+    } finally {
+      await context.close();
+    }
     assert.deepEqual(overflows, [], 'pages that scroll sideways');
   });
 });

@@ -131,7 +131,7 @@ describe('hasFreshPasskeyCeremony', () => {
 });
 
 describe('passkey change mails', () => {
-  const messages = createAccountMessages('Latchkey', 'https://login.example.com');
+  const messages = createAccountMessages({ productName: 'Latchkey', issuer: 'https://login.example.com', defaultLocale: 'en' });
   const at = Date.UTC(2026, 10, 22, 13, 5);
 
   it('say which passkey, when, and where to act if it was not the person', () => {
@@ -139,7 +139,7 @@ describe('passkey change mails', () => {
     assert.equal(added.to, 'ada@example.com');
     assert.match(added.subject, /passkey was added/);
     assert.match(added.text, /"Work laptop" \(iCloud Keychain\)/);
-    assert.match(added.text, /2026-11-22 13:05 UTC/);
+    assert.match(added.text, /Nov 22, 2026, 1:05\sPM UTC/);
     assert.match(added.text, /https:\/\/login\.example\.com\/account/);
     const removed = messages.passkeyRemoved('ada@example.com', { name: 'Passkey', model: 'Passkey', at });
     assert.match(removed.subject, /passkey was removed/);

@@ -1,11 +1,11 @@
 // Account page: "Add a passkey", the WebAuthn Signal API after changes, and times shown in the
 // browser's own time zone.
 (() => {
-  const { startRegistration, browserSupportsWebAuthn } = window.SimpleWebAuthnBrowser;
-  const { postJson, showStatus, clearStatus, explain } = window.Latchkey;
+  const { startRegistration } = window.SimpleWebAuthnBrowser;
+  const { postJson, showStatus, clearStatus, explain, refuseWithoutWebAuthn, text } = window.Latchkey;
 
-  // Times arrive in UTC; show them as the person's clock does.
-  const format = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  // Times arrive in UTC; show them as the person's clock does, in the page's language.
+  const format = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { dateStyle: 'medium', timeStyle: 'short' });
   for (const element of document.querySelectorAll('time[datetime]')) {
     const date = new Date(element.getAttribute('datetime'));
     if (!Number.isNaN(date.getTime())) element.textContent = format.format(date);
@@ -34,21 +34,19 @@
 
   const button = document.getElementById('add-passkey');
   if (!button) return;
-  if (!browserSupportsWebAuthn()) {
-    button.disabled = true;
-    showStatus('This browser does not support passkeys. Update it, or use another browser or device.');
-    return;
-  }
+  if (refuseWithoutWebAuthn(button)) return;
 
   button.addEventListener('click', async () => {
     // Disabling the focused button drops the focus; it goes back after a failure (keyboard users).
     const hadFocus = document.activeElement === button;
     button.disabled = true;
     clearStatus();
+    const timing = {};
     try {
       const optionsJSON = await postJson('/account/passkeys/options');
+      Object.assign(timing, { started: Date.now(), timeoutMs: optionsJSON.timeout });
       const credential = await startRegistration({ optionsJSON });
-      showStatus('Passkey created. Saving it…', 'info');
+      showStatus(text('savingDone'), 'info');
       const { redirectTo } = await postJson('/account/passkeys/verify', credential);
       window.location.assign(redirectTo);
     } catch (error) {
@@ -62,9 +60,9 @@
         return;
       }
       if (error?.code === 'ERROR_AUTHENTICATOR_PREVIOUSLY_REGISTERED' || error?.name === 'InvalidStateError') {
-        showStatus('This device or password manager already holds one of your passkeys. Use another device or security key.');
+        showStatus(text('alreadyRegisteredAccount'));
       } else {
-        showStatus(explain(error, 'create'));
+        showStatus(explain(error, 'create', timing));
       }
       button.disabled = false;
       if (hadFocus) button.focus();

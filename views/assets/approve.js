@@ -1,28 +1,28 @@
 // Backchannel approval: "Approve" runs a passkey ceremony bound to this request.
 (() => {
-  const { startAuthentication, browserSupportsWebAuthn } = window.SimpleWebAuthnBrowser;
-  const { postJson, showStatus, clearStatus, explain } = window.Latchkey;
+  const { startAuthentication } = window.SimpleWebAuthnBrowser;
+  const { postJson, showStatus, clearStatus, explain, refuseWithoutWebAuthn, text } = window.Latchkey;
   const button = document.getElementById('approve');
   const base = button.dataset.endpoint;
 
-  if (!browserSupportsWebAuthn()) {
-    button.disabled = true;
-    showStatus('This browser does not support passkeys. Open the link on the device that holds your passkey.');
-    return;
-  }
+  if (refuseWithoutWebAuthn(button, 'unsupportedApprove')) return;
 
   button.addEventListener('click', async () => {
+    const hadFocus = document.activeElement === button;
     button.disabled = true;
     clearStatus();
+    const timing = {};
     try {
       const optionsJSON = await postJson(`${base}/options`);
+      Object.assign(timing, { started: Date.now(), timeoutMs: optionsJSON.timeout });
       const credential = await startAuthentication({ optionsJSON });
-      showStatus('Approving…', 'info');
+      showStatus(text('approving'), 'info');
       const { redirectTo } = await postJson(`${base}/verify`, credential);
       window.location.assign(redirectTo);
     } catch (error) {
-      showStatus(explain(error, 'confirm'));
+      showStatus(explain(error, 'confirm', timing));
       button.disabled = false;
+      if (hadFocus) button.focus();
     }
   });
 })();

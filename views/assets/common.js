@@ -1,11 +1,21 @@
-// Shared by the hosted pages: JSON calls with the CSRF token, status messages, and
-// plain-language explanations of WebAuthn failures.
+// Shared by the hosted pages: the page's sentences (from its JSON data block, in its language),
+// JSON calls with the CSRF token, status messages, and plain-language explanations of WebAuthn
+// failures.
 (() => {
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? '';
 
+  /** The sentences the server put in the page, in the page's language; never markup. */
+  let messages = {};
+  try {
+    messages = JSON.parse(document.getElementById('latchkey-messages')?.textContent || '{}');
+  } catch {
+    messages = {};
+  }
+  const text = (key) => messages[key] ?? key;
+
   class ServerError extends Error {
     constructor(problem) {
-      super(problem.title || 'Something went wrong.');
+      super(problem.title || text('serverGeneric'));
       this.code = problem.code;
     }
   }
@@ -35,28 +45,38 @@
     if (status) status.hidden = true;
   }
 
-  /** A sentence and a next step for each way a ceremony can fail. */
-  function explain(error, ceremony) {
+  /**
+   * A sentence and a next step for each way a ceremony can fail. `ceremony` is `create`, `get`
+   * (sign-in, where creating an account is an option) or `confirm` (someone already known).
+   * Browsers report a timeout as NotAllowedError, like a cancel: a ceremony that ran to its
+   * timeout (`started`, `timeoutMs`) is told as a timeout.
+   */
+  function explain(error, ceremony, timing = {}) {
     if (error instanceof ServerError) return error.message;
     const name = error?.name;
     const code = error?.code;
-    if (code === 'ERROR_AUTHENTICATOR_PREVIOUSLY_REGISTERED' || name === 'InvalidStateError') {
-      return 'This device already has a passkey for this account. Sign in with it instead.';
-    }
-    if (code === 'ERROR_CEREMONY_ABORTED' || name === 'AbortError') {
-      return 'The passkey request was cancelled. Try again when you are ready.';
-    }
+    if (code === 'ERROR_AUTHENTICATOR_PREVIOUSLY_REGISTERED' || name === 'InvalidStateError') return text('alreadyRegistered');
+    if (code === 'ERROR_CEREMONY_ABORTED' || name === 'AbortError') return text('aborted');
     if (name === 'NotAllowedError') {
-      if (ceremony === 'create') return 'The passkey was not created: the request was cancelled or timed out. Try again, or use another device.';
-      if (ceremony === 'confirm') {
-        return 'No passkey was used: the request was cancelled, timed out, or this device has no passkey for your account. Try again, or use a passkey on your phone (choose "use another device").';
-      }
-      return 'No passkey was used: the request was cancelled, timed out, or this device has no passkey for this site. Try again, use a passkey on your phone (choose "use another device"), or create an account.';
+      const { started, timeoutMs } = timing;
+      if (started && timeoutMs && Date.now() - started >= timeoutMs * 0.95) return text('timeout');
+      if (ceremony === 'create') return text('notAllowedCreate');
+      if (ceremony === 'confirm') return text('notAllowedConfirm');
+      return text('notAllowedGet');
     }
-    if (name === 'SecurityError') return 'Your browser refused the passkey request for this site address. Check the address and try again.';
-    if (name === 'NotSupportedError') return 'This device does not support the passkey type we need. Try another device or browser.';
-    return 'Something went wrong with the passkey. Please try again.';
+    // The site's address and its passkey domain (RP ID) do not match: only the operator can fix that.
+    if (name === 'SecurityError' || code === 'ERROR_INVALID_DOMAIN' || code === 'ERROR_INVALID_RP_ID') return text('security');
+    if (name === 'NotSupportedError' || name === 'ConstraintError') return text('notSupported');
+    return text('generic');
   }
 
-  window.Latchkey = { postJson, showStatus, clearStatus, explain, ServerError };
+  /** Says why passkeys cannot work here and disables the button, when the browser has no WebAuthn at all. */
+  function refuseWithoutWebAuthn(button, key = 'unsupported') {
+    if (typeof window.PublicKeyCredential === 'function' && window.SimpleWebAuthnBrowser?.browserSupportsWebAuthn()) return false;
+    if (button) button.disabled = true;
+    showStatus(text(key));
+    return true;
+  }
+
+  window.Latchkey = { postJson, showStatus, clearStatus, explain, refuseWithoutWebAuthn, text, ServerError };
 })();

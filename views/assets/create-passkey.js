@@ -1,29 +1,27 @@
-// Sign-up and recovery, last step: create a passkey for the confirmed email address.
+// Sign-up, recovery and enrollment links, last step: create a passkey for the confirmed account.
 (() => {
-  const { startRegistration, browserSupportsWebAuthn } = window.SimpleWebAuthnBrowser;
-  const { postJson, showStatus, clearStatus, explain } = window.Latchkey;
+  const { startRegistration } = window.SimpleWebAuthnBrowser;
+  const { postJson, showStatus, clearStatus, explain, refuseWithoutWebAuthn, text } = window.Latchkey;
   const button = document.getElementById('create-passkey');
   const base = button.dataset.endpoint;
 
-  if (!browserSupportsWebAuthn()) {
-    button.disabled = true;
-    showStatus('This browser does not support passkeys. Update it, or use another browser or device.');
-    return;
-  }
+  if (refuseWithoutWebAuthn(button)) return;
 
   button.addEventListener('click', async () => {
     // Disabling the focused button drops the focus; it goes back after a failure (keyboard users).
     const hadFocus = document.activeElement === button;
     button.disabled = true;
     clearStatus();
+    const timing = {};
     try {
       const optionsJSON = await postJson(`${base}/options`);
+      Object.assign(timing, { started: Date.now(), timeoutMs: optionsJSON.timeout });
       const credential = await startRegistration({ optionsJSON });
-      showStatus('Passkey created. Finishing…', 'info');
+      showStatus(text('creatingDone'), 'info');
       const { redirectTo } = await postJson(`${base}/verify`, credential);
       window.location.assign(redirectTo);
     } catch (error) {
-      showStatus(explain(error, 'create'));
+      showStatus(explain(error, 'create', timing));
       button.disabled = false;
       if (hadFocus) button.focus();
     }

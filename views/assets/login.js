@@ -1,17 +1,18 @@
 // Sign-in page: "Sign in with a passkey" (discoverable credential), passkey autofill on the
 // email field (conditional mediation), and a username-first fallback.
 (() => {
-  const { startAuthentication, browserSupportsWebAuthn, browserSupportsWebAuthnAutofill } = window.SimpleWebAuthnBrowser;
-  const { postJson, showStatus, clearStatus, explain } = window.Latchkey;
+  const { startAuthentication, browserSupportsWebAuthnAutofill } = window.SimpleWebAuthnBrowser;
+  const { postJson, showStatus, clearStatus, explain, refuseWithoutWebAuthn, text } = window.Latchkey;
   const button = document.getElementById('passkey-signin');
   const form = document.getElementById('username-form');
   const base = `/interaction/${encodeURIComponent(button.dataset.uid)}/passkey`;
   let busy = false;
 
-  async function signIn(body, useBrowserAutofill) {
+  async function signIn(body, useBrowserAutofill, timing = {}) {
     const optionsJSON = await postJson(`${base}/options`, body);
+    Object.assign(timing, { started: Date.now(), timeoutMs: optionsJSON.timeout });
     const credential = await startAuthentication({ optionsJSON, useBrowserAutofill });
-    showStatus('Signing you in…', 'info');
+    showStatus(text('signingIn'), 'info');
     const { redirectTo } = await postJson(`${base}/verify`, credential);
     window.location.assign(redirectTo);
   }
@@ -23,11 +24,12 @@
     const hadFocus = document.activeElement === button;
     button.disabled = true;
     clearStatus();
+    const timing = {};
     try {
-      await signIn(body, false);
+      await signIn(body, false, timing);
     } catch (error) {
       // The step-up page (no email form) confirms someone already signed in: no "create an account".
-      showStatus(explain(error, form ? 'get' : 'confirm'));
+      showStatus(explain(error, form ? 'get' : 'confirm', timing));
       button.disabled = false;
       if (hadFocus) button.focus();
       if (form) startAutofill();
@@ -46,11 +48,7 @@
     }
   }
 
-  if (!browserSupportsWebAuthn()) {
-    button.disabled = true;
-    showStatus('This browser does not support passkeys. Update it, or use another browser or device.');
-    return;
-  }
+  if (refuseWithoutWebAuthn(button)) return;
   button.addEventListener('click', () => run({}));
   // The step-up page has no email field and no autofill: it confirms the signed-in person.
   if (!form) return;
@@ -58,7 +56,7 @@
     event.preventDefault();
     const email = form.elements.email.value.trim();
     if (!email) {
-      showStatus('Enter your email, or choose "Sign in with a passkey".');
+      showStatus(text('enterEmail'));
       // Tie the message to the field, so a screen reader reads it there too.
       form.elements.email.setAttribute('aria-invalid', 'true');
       form.elements.email.setAttribute('aria-describedby', 'status');

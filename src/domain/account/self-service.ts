@@ -160,7 +160,7 @@ export class AccountSelfService {
     }
     const added = this.view({ ...passkey, accountId: account.id, name, createdAt: now, lastUsedAt: null });
     await (this.deps.events ?? noEvents).record({ type: 'passkey.registered', accountId: account.id, actor: 'user', data: { passkey_id: passkey.id, via: 'account' } });
-    await this.notify(this.deps.messages.passkeyAdded(account.email, this.change(added)));
+    await this.notify(this.deps.messages.passkeyAdded(account.email, this.change(added), session.locale));
     return added;
   }
 
@@ -187,7 +187,7 @@ export class AccountSelfService {
     }
     const removed = this.view(result.passkey);
     await (this.deps.events ?? noEvents).record({ type: 'passkey.removed', accountId: account.id, actor: 'user', data: { passkey_id: result.passkey.id, via: 'account' } });
-    await this.notify(this.deps.messages.passkeyRemoved(account.email, this.change(removed)));
+    await this.notify(this.deps.messages.passkeyRemoved(account.email, this.change(removed), session.locale));
     return removed;
   }
 

@@ -13,6 +13,8 @@ export interface SignedInSession {
   readonly acr?: string;
   /** Seconds since the epoch: when the ceremony that produced `acr` happened. */
   readonly authTime?: number;
+  /** The language of the page the person is using (a tag), for the mails a change sends. */
+  readonly locale?: string;
 }
 
 export type RemoveOutcome =
@@ -79,6 +81,6 @@ export interface PasskeyChange {
 }
 
 export interface AccountMessages {
-  passkeyAdded(to: string, change: PasskeyChange): MailMessage;
-  passkeyRemoved(to: string, change: PasskeyChange): MailMessage;
+  passkeyAdded(to: string, change: PasskeyChange, locale?: string): MailMessage;
+  passkeyRemoved(to: string, change: PasskeyChange, locale?: string): MailMessage;
 }

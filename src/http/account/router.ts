@@ -5,6 +5,9 @@ import type { AccountSelfService } from '../../domain/account/self-service.ts';
 import type { SignedInSession } from '../../domain/account/types.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { LimitName, RateLimits } from '../middleware/rate-limit.ts';
+import { errorMessage, translate, type MessageKey } from '../../i18n/index.ts';
+import { PASSKEY_NAME_MAX } from '../../domain/account/passkey-names.ts';
+import { localeOf } from '../locale.ts';
 import type { Render } from '../views.ts';
 import type { AccountSignIn } from './sign-in.ts';
 import { accountPageView, setFlash, takeFlash, type Flash } from './view.ts';
@@ -22,11 +25,11 @@ export interface AccountRouteDeps {
 }
 
 /** Sentences for the ways an account sign-in can come back without the person signed in. */
-const CALLBACK_ERRORS: Record<string, string> = {
-  state: 'This sign-in has expired or was started in another tab.',
-  access_denied: 'You cancelled signing in.',
-  unmet_authentication_requirements: 'That passkey could not confirm it’s you strongly enough. Try another of your passkeys.',
-  login_required: 'You are not signed in.',
+const CALLBACK_ERRORS: Record<string, MessageKey> = {
+  state: 'account.callbackState',
+  access_denied: 'account.callbackCancelled',
+  unmet_authentication_requirements: 'account.callbackUnmet',
+  login_required: 'account.callbackLoginRequired',
 };
 
 /** The passkey ceremony spends the same budgets as on the sign-in pages; the other forms are cheap. */
@@ -70,19 +73,31 @@ export function accountRouter(deps: AccountRouteDeps): Router {
 
   async function showPage(ctx: Context, session: SignedInSession, extra: { flash?: Flash; error?: string } = {}): Promise<void> {
     const overview = await service.overview(session);
+    const locale = localeOf(ctx);
     ctx.type = 'html';
-    ctx.body = render('account.njk', accountPageView(overview, { csrfToken: ctx.state.csrfToken, rpId: deps.rpId, reauthSeconds: deps.reauthSeconds, ...extra }));
+    ctx.body = render('account.njk', locale, accountPageView(overview, { locale, csrfToken: ctx.state.csrfToken, rpId: deps.rpId, reauthSeconds: deps.reauthSeconds, ...extra }));
   }
 
-  function message(ctx: Context, status: number, title: string, text: string, link: { href: string; label: string }): void {
+  function message(ctx: Context, status: number, title: MessageKey, text: MessageKey, link: { href: string; label: MessageKey }): void {
+    const locale = localeOf(ctx);
     ctx.status = status;
     ctx.type = 'html';
-    ctx.body = render('account-message.njk', { title, text, link });
+    ctx.body = render('account-message.njk', locale, {
+      title: translate(locale, title),
+      text: translate(locale, text),
+      link: { href: link.href, label: translate(locale, link.label) },
+    });
+  }
+
+  /** The signed-in session, with the page's language for the mails a change sends. */
+  async function currentSession(ctx: Context): Promise<SignedInSession | undefined> {
+    const session = await signIn.current(ctx);
+    return session && { ...session, locale: localeOf(ctx) };
   }
 
   /** The session a POST acts for; a signed-out JSON caller gets 401. */
   async function requireSession(ctx: Context): Promise<SignedInSession> {
-    const session = await signIn.current(ctx);
+    const session = await currentSession(ctx);
     if (!session) throw new DomainError('account_sign_in_required', 'Sign in to change your account.');
     return session;
   }
@@ -93,7 +108,7 @@ export function accountRouter(deps: AccountRouteDeps): Router {
    */
   function form(action: (ctx: Context, session: SignedInSession) => Promise<Flash | 'signed-out'>): (ctx: Context) => Promise<void> {
     return async (ctx) => {
-      const session = await signIn.current(ctx);
+      const session = await currentSession(ctx);
       if (!session) {
         if (wantsJson(ctx)) throw new DomainError('account_sign_in_required', 'Sign in to change your account.');
         ctx.status = 303;
@@ -112,7 +127,7 @@ export function accountRouter(deps: AccountRouteDeps): Router {
         }
         if (error.code === 'account_disabled' || error.code === 'account_sign_in_required') throw error;
         ctx.status = error.status;
-        await showPage(ctx, session, { error: error.message });
+        await showPage(ctx, session, { error: errorMessage(localeOf(ctx), error.code, error.message, { max: PASSKEY_NAME_MAX }) });
         return;
       }
       ctx.status = 303;
@@ -138,8 +153,8 @@ export function accountRouter(deps: AccountRouteDeps): Router {
   router.get('/callback', async (ctx) => {
     const result = signIn.callback(ctx);
     if (!result.ok) {
-      const text = Object.hasOwn(CALLBACK_ERRORS, result.reason) ? CALLBACK_ERRORS[result.reason]! : 'Signing in did not work.';
-      message(ctx, 400, 'Not signed in', text, { href: '/account', label: 'Sign in to your account' });
+      const text = Object.hasOwn(CALLBACK_ERRORS, result.reason) ? CALLBACK_ERRORS[result.reason]! : 'account.callbackFailed';
+      message(ctx, 400, 'account.notSignedIn', text, { href: '/account', label: 'account.signInLink' });
       return;
     }
     if (result.purpose === 'reauth') setFlash(ctx, { notice: 'reauthenticated' }, deps.secure);
@@ -153,7 +168,7 @@ export function accountRouter(deps: AccountRouteDeps): Router {
   });
 
   router.get('/signed-out', async (ctx) => {
-    message(ctx, 200, 'You are signed out', 'You have been signed out on this browser.', { href: '/account', label: 'Sign in again' });
+    message(ctx, 200, 'account.signedOutTitle', 'account.signedOutText', { href: '/account', label: 'account.signInAgain' });
   });
 
   // Add a passkey: options for a new credential (the account's own excluded), then verify.

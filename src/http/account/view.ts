@@ -1,6 +1,8 @@
 import type { Context } from 'koa';
 import type { AccountOverview, SignInMethod } from '../../domain/account/self-service.ts';
 import { PASSKEY_NAME_MAX } from '../../domain/account/passkey-names.ts';
+import { formatDateTime, translate, type Locale, type MessageKey } from '../../i18n/index.ts';
+import { describeScope } from '../interactions/consent.ts';
 
 const FLASH_COOKIE = 'latchkey.account.flash';
 
@@ -45,19 +47,11 @@ export function takeFlash(ctx: Context): Flash | undefined {
   }
 }
 
-/** Plain-language descriptions of what an application can get. */
-const SCOPE_TEXT: Record<string, string> = {
-  openid: 'Know who you are when you sign in',
-  email: 'See your email address',
-  profile: 'See your name',
-  offline_access: 'Stay signed in when you are not using it',
-};
-
-const METHOD_TEXT: Record<SignInMethod, string> = {
-  passkey_device_bound: 'a device-bound passkey',
-  passkey_synced: 'a synced passkey',
-  email_code: 'a code sent by email',
-  unknown: 'an earlier sign-in',
+const METHOD_TEXT: Record<SignInMethod, MessageKey> = {
+  passkey_device_bound: 'account.methodDeviceBound',
+  passkey_synced: 'account.methodSynced',
+  email_code: 'account.methodEmailCode',
+  unknown: 'account.methodUnknown',
 };
 
 /** A time for people: UTC on the server; the page's script shows it in the browser's own time zone. */
@@ -66,46 +60,39 @@ export interface TimeView {
   readonly text: string;
 }
 
-const UTC = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
-
-function time(ms: number | null | undefined): TimeView | undefined {
+function time(locale: Locale, ms: number | null | undefined): TimeView | undefined {
   if (typeof ms !== 'number' || !Number.isFinite(ms)) return undefined;
   const date = new Date(ms);
-  return { iso: date.toISOString(), text: `${UTC.format(date)} UTC` };
+  return { iso: date.toISOString(), text: translate(locale, 'account.timeUtc', { time: formatDateTime(locale, date) }) };
 }
 
-function noticeText(notice: Notice | undefined, reauthSeconds: number): string | undefined {
-  switch (notice) {
-    case 'added':
-      return 'Passkey added. We sent you an email about it.';
-    case 'renamed':
-      return 'Passkey renamed.';
-    case 'removed':
-      return 'Passkey removed. We sent you an email about it.';
-    case 'session_ended':
-      return 'That session is signed out.';
-    case 'revoked':
-      return 'Access revoked. The application has to ask you again before it can sign you in.';
-    case 'reauthenticated':
-      return `Thanks for confirming it’s you. You can add or remove passkeys for the next ${Math.round(reauthSeconds / 60)} minutes.`;
-    default:
-      return undefined;
-  }
+const NOTICE_TEXT: Record<Notice, MessageKey> = {
+  added: 'account.noticeAdded',
+  renamed: 'account.noticeRenamed',
+  removed: 'account.noticeRemoved',
+  session_ended: 'account.noticeSessionEnded',
+  revoked: 'account.noticeRevoked',
+  reauthenticated: 'account.noticeReauthenticated',
+};
+
+function noticeText(locale: Locale, notice: Notice | undefined, reauthSeconds: number): string | undefined {
+  return notice === undefined ? undefined : translate(locale, NOTICE_TEXT[notice], { minutes: Math.round(reauthSeconds / 60) });
 }
 
 /** Everything account.njk shows, already worded; the template only lays it out (and escapes it). */
 export function accountPageView(
   overview: AccountOverview,
-  options: { csrfToken: string; rpId: string; reauthSeconds: number; flash?: Flash; error?: string },
+  options: { locale: Locale; csrfToken: string; rpId: string; reauthSeconds: number; flash?: Flash; error?: string },
 ): Record<string, unknown> {
+  const { locale } = options;
   const { account, passkeys } = overview;
   const onlyOne = passkeys.length === 1;
   return {
-    title: 'Your account',
+    title: translate(locale, 'account.title'),
     csrfToken: options.csrfToken,
     email: account.email,
     error: options.error,
-    notice: noticeText(options.flash?.notice, options.reauthSeconds),
+    notice: noticeText(locale, options.flash?.notice, options.reauthSeconds),
     fresh: overview.fresh,
     nameMax: PASSKEY_NAME_MAX,
     passkeys: passkeys.map((p, index) => ({
@@ -115,10 +102,10 @@ export function accountPageView(
       model: p.model,
       iconLight: p.iconLight,
       iconDark: p.iconDark ?? p.iconLight,
-      kind: p.synced ? 'Synced' : 'Device-bound',
-      kindHint: p.synced ? 'Can be used on your other devices through your password manager' : 'Stays on one device or security key',
-      created: time(p.createdAt),
-      lastUsed: time(p.lastUsedAt),
+      kind: translate(locale, p.synced ? 'account.kindSynced' : 'account.kindDeviceBound'),
+      kindHint: translate(locale, p.synced ? 'account.kindSyncedHint' : 'account.kindDeviceBoundHint'),
+      created: time(locale, p.createdAt),
+      lastUsed: time(locale, p.lastUsedAt),
       // With recovery off, the only passkey cannot go: the button is disabled and says why.
       removable: !onlyOne || overview.canRemoveLast,
       onlyOne,
@@ -127,16 +114,16 @@ export function accountPageView(
     sessions: overview.sessions.map((s) => ({
       uid: s.uid,
       current: s.current,
-      method: METHOD_TEXT[s.method],
-      signedIn: time(s.signedInAt),
-      expires: time(s.expiresAt),
+      method: translate(locale, METHOD_TEXT[s.method]),
+      signedIn: time(locale, s.signedInAt),
+      expires: time(locale, s.expiresAt),
       applications: s.applications,
     })),
     applications: overview.applications.map((a) => ({
       clientId: a.clientId,
       name: a.name,
-      can: [...new Set(a.scopes.map((s) => SCOPE_TEXT[s] ?? `Use the "${s}" permission`))],
-      since: time(a.since),
+      can: [...new Set(a.scopes.map((s) => describeScope(locale, s)))],
+      since: time(locale, a.since),
     })),
     signals: {
       rpId: options.rpId,

@@ -84,6 +84,12 @@ export const enrollmentsOpenApi: OpenApiPart = {
         expires_in: { type: 'integer', minimum: 60, maximum: 2592000, default: 604800, description: 'Seconds.' },
         invited_by: { type: 'string', maxLength: 100, description: 'Shown to the person; defaults to your client’s name.' },
         send_email: { type: 'boolean', default: false, description: 'Also mail the link to the user.' },
+        locale: {
+          type: 'string',
+          pattern: '^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$',
+          examples: ['de'],
+          description: 'Language of the mail (en, de or es; de-AT counts as de). Others, or none, get LATCHKEY_DEFAULT_LOCALE.',
+        },
         authenticator_attachment: { enum: ['platform', 'cross-platform'], description: 'Browser hint: this device, or a security key / phone.' },
         resident_key: { enum: ['required', 'preferred', 'discouraged'], default: 'required', description: 'Browser hint: a discoverable passkey.' },
         passkey_policy: {

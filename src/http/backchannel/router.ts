@@ -3,12 +3,24 @@ import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import { describeAuthorizationDetail } from '../../domain/authorization-details.ts';
+import { describeAuthorizationDetail, TRANSFER_TYPE } from '../../domain/authorization-details.ts';
 import type { Backchannel } from '../../domain/backchannel.ts';
 import type { RateLimits } from '../middleware/rate-limit.ts';
+import { translate, type Locale } from '../../i18n/index.ts';
+import { describeClient } from '../client-view.ts';
+import { localeOf } from '../locale.ts';
 import type { Render } from '../views.ts';
 
 export const APPROVE_PATH = '/approve';
+
+/** A detail of the request in the person's language: a transfer's title and field names are translated, values never. */
+function detailView(locale: Locale, detail: Record<string, unknown>): { title: string; lines: { label: string; value: string }[] } {
+  const described = describeAuthorizationDetail(detail);
+  return {
+    title: described.type === TRANSFER_TYPE ? translate(locale, 'detail.transfer') : described.type,
+    lines: described.lines.map((line) => ({ label: translate(locale, `detail.${line.field}`), value: line.value })),
+  };
+}
 
 /**
  * The page a backchannel request's link opens: the application, the binding message and what
@@ -60,18 +72,20 @@ export function approvalRouter(deps: {
 
   router.get('/done', async (ctx) => {
     const denied = ctx.query.result === 'denied';
-    ctx.body = render('approve-done.njk', { title: denied ? 'Request denied' : 'Request approved', denied });
+    const locale = localeOf(ctx);
+    ctx.body = render('approve-done.njk', locale, { title: translate(locale, denied ? 'approve.deniedTitle' : 'approve.approvedTitle'), denied });
   });
 
   router.get('/:token', async (ctx) => {
     const { approval, account } = await backchannel.pending(ctx.params.token!);
-    const client = await provider.Client.find(approval.clientId);
-    ctx.body = render('approve.njk', {
-      title: `Approve a request from ${client?.clientName ?? approval.clientId}`,
-      clientName: client?.clientName ?? approval.clientId,
+    const client = describeClient(await provider.Client.find(approval.clientId), approval.clientId);
+    const locale = localeOf(ctx);
+    ctx.body = render('approve.njk', locale, {
+      title: translate(locale, 'approve.title', { client: client.name }),
+      client,
       email: account.email,
       bindingMessage: approval.bindingMessage,
-      details: (approval.details ?? []).map(describeAuthorizationDetail),
+      details: (approval.details ?? []).map((detail) => detailView(locale, detail)),
       action: `${APPROVE_PATH}/${ctx.params.token}`,
       csrfToken: ctx.state.csrfToken,
     });

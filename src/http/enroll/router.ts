@@ -3,6 +3,8 @@ import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { Enrollments } from '../../domain/enrollment.ts';
 import type { RateLimits } from '../middleware/rate-limit.ts';
+import { formatDateTime, translate } from '../../i18n/index.ts';
+import { localeOf } from '../locale.ts';
 import type { Render } from '../views.ts';
 
 export const ENROLL_PATH = '/enroll';
@@ -37,16 +39,18 @@ export function enrollRouter(deps: {
   });
 
   router.get('/done', async (ctx) => {
-    ctx.body = render('enroll-done.njk', { title: 'Your passkey is ready' });
+    const locale = localeOf(ctx);
+    ctx.body = render('enroll-done.njk', locale, { title: translate(locale, 'enroll.doneTitle') });
   });
 
   router.get('/:token', async (ctx) => {
     const { link, account } = await enrollments.open(ctx.params.token!);
-    ctx.body = render('enroll.njk', {
-      title: 'Create a passkey',
+    const locale = localeOf(ctx);
+    ctx.body = render('enroll.njk', locale, {
+      title: translate(locale, 'enroll.title'),
       invitedBy: link.invitedBy,
       email: account.email,
-      expiresAt: new Date(link.expiresAt).toUTCString(),
+      expiresAt: translate(locale, 'account.timeUtc', { time: formatDateTime(locale, link.expiresAt) }),
       action: `${ENROLL_PATH}/${ctx.params.token}`,
       csrfToken: ctx.state.csrfToken,
     });

@@ -1,20 +1,19 @@
 import type Provider from 'oidc-provider';
+import { translate, type Locale, type MessageKey } from '../../i18n/index.ts';
 import type { Interaction } from './context.ts';
 
-/** Plain-language descriptions of what an application can get. */
-const SCOPE_TEXT: Record<string, string> = {
-  openid: 'Know who you are when you sign in',
-  email: 'See your email address',
-  profile: 'See your name',
-  offline_access: 'Stay signed in when you are not using it',
-};
+/** A plain-language description of what a scope lets an application do. */
+export function describeScope(locale: Locale, scope: string): string {
+  const key = `scope.${scope}`;
+  return ['openid', 'email', 'profile', 'offline_access'].includes(scope) ? translate(locale, key as MessageKey) : translate(locale, 'scope.other', { scope });
+}
 
 /** What the consent page lists: scopes and claims the application asks for that are not yet granted. */
-export function consentView(interaction: Interaction): { items: string[] } {
+export function consentView(interaction: Interaction, locale: Locale): { items: string[] } {
   const details = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
-  const scopes = (details.missingOIDCScope ?? []).map((s) => SCOPE_TEXT[s] ?? `Use the "${s}" permission`);
+  const scopes = (details.missingOIDCScope ?? []).map((s) => describeScope(locale, s));
   const claims = (details.missingOIDCClaims ?? []).filter((c) => !['sub', 'sid', 'auth_time', 'acr', 'amr', 'iss'].includes(c));
-  if (claims.length > 0) scopes.push(`See these details: ${claims.join(', ')}`);
+  if (claims.length > 0) scopes.push(translate(locale, 'scope.claims', { claims: claims.join(', ') }));
   return { items: [...new Set(scopes)] };
 }
 

@@ -3,16 +3,12 @@ import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import { DomainError } from '../../domain/errors.ts';
 import { parsePasskeyPolicy, type PasskeyPolicy } from '../../domain/passkeys/policy.ts';
+import { describeClient, type ClientView } from '../client-view.ts';
+import { useUiLocales } from '../locale.ts';
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
-/** What the pages show about the application the person is signing in to. */
-export interface ClientView {
-  readonly id: string;
-  readonly name: string;
-  readonly policyUri?: string;
-  readonly tosUri?: string;
-}
+export type { ClientView } from '../client-view.ts';
 
 /**
  * Loads the interaction this browser's cookie is bound to, and checks it is the one the URL
@@ -25,19 +21,14 @@ export async function loadInteraction(provider: Provider, ctx: Context): Promise
     throw new DomainError('interaction_not_found', 'This sign-in was opened in another tab or has expired. Go back to the application and start again.');
   }
   ctx.state.interaction = details;
+  // The application's ui_locales choose the language of this step's page, mails and errors.
+  useUiLocales(ctx, details.params.ui_locales);
   return details;
 }
 
 export async function clientView(provider: Provider, interaction: Interaction): Promise<ClientView> {
   const clientId = String(interaction.params.client_id);
-  const client = await provider.Client.find(clientId);
-  const https = (uri: unknown) => (typeof uri === 'string' && uri.startsWith('https://') ? uri : undefined);
-  return {
-    id: clientId,
-    name: client?.clientName ?? clientId,
-    policyUri: https(client?.policyUri),
-    tosUri: https(client?.tosUri),
-  };
+  return describeClient(await provider.Client.find(clientId), clientId);
 }
 
 /** Finishes the interaction and answers a fetch() caller with the URL to go to next. */

@@ -2,17 +2,21 @@ import type Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { AuthContext } from '../../domain/auth-context.ts';
 import type { EmailProvenPasskeyFlow } from '../../domain/email-proven-flow.ts';
+import { PASSKEY_NAME_MAX } from '../../domain/account/passkey-names.ts';
+import { errorMessage, translate, type MessageKey } from '../../i18n/index.ts';
+import { localeOf } from '../locale.ts';
 import type { Render } from '../views.ts';
 import { clientView, finishAsJson, loadInteraction, policyOf, requirePrompt } from './context.ts';
 
-/** The words of one email-proven flow's pages. */
+/** The words of one email-proven flow's pages (catalogue keys). */
 export interface FlowTexts {
-  readonly startTitle: string;
-  readonly startLead: string;
-  readonly startHint: string;
-  readonly passkeyTitle: string;
-  readonly passkeyLead: string;
-  readonly passkeyButton: string;
+  readonly startTitle: MessageKey;
+  readonly startLead: MessageKey;
+  readonly startHint: MessageKey;
+  readonly passkeyTitle: MessageKey;
+  /** Has an {email} placeholder. */
+  readonly passkeyLead: MessageKey;
+  readonly passkeyButton: MessageKey;
 }
 
 export interface EmailFlowRoute {
@@ -37,13 +41,15 @@ export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: 
     const interaction = await loadInteraction(provider, ctx);
     const client = await clientView(provider, interaction);
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = render('email-start.njk', { title: texts.startTitle, texts, action: base(interaction.uid), uid: interaction.uid, client, csrfToken: ctx.state.csrfToken });
+    const locale = localeOf(ctx);
+    ctx.body = render('email-start.njk', locale, { title: translate(locale, texts.startTitle), texts, action: base(interaction.uid), uid: interaction.uid, client, csrfToken: ctx.state.csrfToken });
   });
 
   router.post(`/${path}`, async (ctx) => {
     const interaction = await loadInteraction(provider, ctx);
     requirePrompt(interaction, 'login');
-    const email = await flow.start(interaction.uid, (ctx.request.body as { email?: unknown }).email);
+    // The mail speaks the language negotiated for this interaction.
+    const email = await flow.start(interaction.uid, (ctx.request.body as { email?: unknown }).email, localeOf(ctx));
     ctx.status = 303;
     ctx.redirect(`${base(interaction.uid)}/code?email=${encodeURIComponent(email)}`);
   });
@@ -53,7 +59,8 @@ export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: 
     const client = await clientView(provider, interaction);
     ctx.set('Cache-Control', 'no-store');
     const email = typeof ctx.query.email === 'string' ? ctx.query.email : '';
-    ctx.body = render('email-code.njk', { title: 'Check your email', action: base(interaction.uid), uid: interaction.uid, client, email, csrfToken: ctx.state.csrfToken });
+    const locale = localeOf(ctx);
+    ctx.body = render('email-code.njk', locale, { title: translate(locale, 'emailCode.title'), action: base(interaction.uid), uid: interaction.uid, client, email, csrfToken: ctx.state.csrfToken });
   });
 
   router.post(`/${path}/code`, async (ctx) => {
@@ -67,13 +74,14 @@ export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: 
       const status = (error as { status?: number }).status;
       if (ctx.accepts('html', 'json') === 'json' || status === undefined || status >= 500) throw error;
       ctx.status = status;
-      ctx.body = render('email-code.njk', {
-        title: 'Check your email',
+      const locale = localeOf(ctx);
+      ctx.body = render('email-code.njk', locale, {
+        title: translate(locale, 'emailCode.title'),
         action: base(interaction.uid),
         uid: interaction.uid,
         client: await clientView(provider, interaction),
         email: typeof form.email === 'string' ? form.email : '',
-        error: (error as Error).message,
+        error: errorMessage(locale, (error as { code?: string }).code ?? 'invalid_request', (error as Error).message, { max: PASSKEY_NAME_MAX }),
         csrfToken: ctx.state.csrfToken,
       });
       return;
@@ -91,8 +99,9 @@ export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: 
       ctx.redirect(base(interaction.uid));
       return;
     }
-    ctx.body = render('email-passkey.njk', {
-      title: texts.passkeyTitle,
+    const locale = localeOf(ctx);
+    ctx.body = render('email-passkey.njk', locale, {
+      title: translate(locale, texts.passkeyTitle),
       texts,
       action: base(interaction.uid),
       uid: interaction.uid,
@@ -111,7 +120,7 @@ export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: 
   router.post(`/${path}/passkey/verify`, async (ctx) => {
     const interaction = await loadInteraction(provider, ctx);
     requirePrompt(interaction, 'login');
-    const { account, context } = await flow.complete(interaction.uid, ctx.request.body, await policyOf(provider, interaction));
+    const { account, context } = await flow.complete(interaction.uid, ctx.request.body, await policyOf(provider, interaction), localeOf(ctx));
     await finishAsJson(provider, ctx, deps.loginResult(account.id, context));
   });
 }

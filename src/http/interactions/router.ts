@@ -13,27 +13,29 @@ import type { Signup } from '../../domain/signup.ts';
 import type { LimitName, RateLimits } from '../middleware/rate-limit.ts';
 import type { Render } from '../views.ts';
 import { DomainError } from '../../domain/errors.ts';
+import { translate } from '../../i18n/index.ts';
+import { localeOf } from '../locale.ts';
 import { clientView, finishAsJson, loadInteraction, policyOf, requirePrompt } from './context.ts';
 import { consentView, grantConsent } from './consent.ts';
 import { addEmailFlowRoutes, type FlowTexts } from './email-flow.ts';
 import { describeRequirement, isStepUp, requirementOf } from './step-up.ts';
 
 const SIGNUP_TEXTS: FlowTexts = {
-  startTitle: 'Create account',
-  startLead: 'We will send a code to confirm this address is yours. No password needed: you will sign in with a passkey.',
-  startHint: 'Use an address you can open now.',
-  passkeyTitle: 'Create a passkey',
-  passkeyLead: 'is confirmed. Now create a passkey to sign in with next time.',
-  passkeyButton: 'Create a passkey',
+  startTitle: 'signup.startTitle',
+  startLead: 'signup.startLead',
+  startHint: 'signup.startHint',
+  passkeyTitle: 'signup.passkeyTitle',
+  passkeyLead: 'signup.passkeyLead',
+  passkeyButton: 'signup.passkeyButton',
 };
 
 const RECOVERY_TEXTS: FlowTexts = {
-  startTitle: 'Lost your passkey?',
-  startLead: 'Enter the email address of your account. We will send it a code, and you can then create a new passkey.',
-  startHint: 'Your other passkeys keep working. You can remove a lost one on your account page.',
-  passkeyTitle: 'Create a new passkey',
-  passkeyLead: 'is confirmed. Create a new passkey on this device to get back into your account.',
-  passkeyButton: 'Create a new passkey',
+  startTitle: 'recovery.startTitle',
+  startLead: 'recovery.startLead',
+  startHint: 'recovery.startHint',
+  passkeyTitle: 'recovery.passkeyTitle',
+  passkeyLead: 'recovery.passkeyLead',
+  passkeyButton: 'recovery.passkeyButton',
 };
 
 export interface InteractionRouteDeps {
@@ -91,27 +93,34 @@ export function interactionRouter(deps: InteractionRouteDeps): Router {
   router.get('/', async (ctx) => {
     const interaction = await loadInteraction(provider, ctx);
     const client = await clientView(provider, interaction);
+    const locale = localeOf(ctx);
     ctx.set('Cache-Control', 'no-store');
     if (interaction.prompt.name === 'consent') {
-      ctx.body = render('consent.njk', { title: `Allow ${client.name}`, uid: interaction.uid, client, csrfToken: ctx.state.csrfToken, ...consentView(interaction) });
+      ctx.body = render('consent.njk', locale, {
+        title: translate(locale, 'consent.title', { client: client.name }),
+        uid: interaction.uid,
+        client,
+        csrfToken: ctx.state.csrfToken,
+        ...consentView(interaction, locale),
+      });
       return;
     }
     if (isStepUp(interaction)) {
       const account = await deps.accounts.findById(interaction.session!.accountId);
       const requirement = await requirementOf(provider, interaction, deps.acr);
-      ctx.body = render('step-up.njk', {
-        title: `Confirm it’s you for ${client.name}`,
+      ctx.body = render('step-up.njk', locale, {
+        title: translate(locale, 'stepUp.title', { client: client.name }),
         uid: interaction.uid,
         client,
         email: account?.email,
-        asks: describeRequirement(requirement, interaction.prompt.reasons),
+        asks: translate(locale, describeRequirement(requirement, interaction.prompt.reasons)),
         csrfToken: ctx.state.csrfToken,
       });
       return;
     }
     const loginHint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '';
-    ctx.body = render('login.njk', {
-      title: `Sign in to ${client.name}`,
+    ctx.body = render('login.njk', locale, {
+      title: translate(locale, 'login.title', { client: client.name }),
       uid: interaction.uid,
       client,
       loginHint,

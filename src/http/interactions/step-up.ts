@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { AcrNames } from '../../config/env.ts';
 import { levelOfRank, requiredLevel, type Requirement } from '../../domain/step-up.ts';
+import type { MessageKey } from '../../i18n/index.ts';
 import type { Interaction } from './context.ts';
 
 /** The level this authorization request requires (acr_values, essential acr claim, client minimum). */
@@ -20,19 +21,19 @@ export async function requirementOf(provider: Provider, interaction: Interaction
   );
 }
 
-/** A sentence for the step-up page: what the application asks the person to do. */
-export function describeRequirement(requirement: Requirement, reasons: readonly string[]): string {
+/** The sentence for the step-up page (a catalogue key): what the application asks the person to do. */
+export function describeRequirement(requirement: Requirement, reasons: readonly string[]): MessageKey {
   const level = requirement !== undefined && requirement !== 'unsatisfiable' ? levelOfRank(requirement.rank) : undefined;
   if (level === 'phrh') {
-    return 'It needs a passkey that stays on one device, such as a security key or your device’s built-in passkey. A passkey synced through a password manager will not do.';
+    return 'stepUp.needsDeviceBound';
   }
   if (level === 'phr') {
-    return 'It needs you to use your passkey, unlocked with your fingerprint, face, PIN or screen lock.';
+    return 'stepUp.needsPasskey';
   }
   if (reasons.includes('max_age') || reasons.includes('login_prompt')) {
-    return 'It asks you to confirm it is you again before you continue.';
+    return 'stepUp.confirmAgain';
   }
-  return 'It asks for a stronger sign-in before you continue.';
+  return 'stepUp.stronger';
 }
 
 /** True when the interaction re-authenticates someone already signed in (step-up). */

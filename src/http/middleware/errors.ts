@@ -1,7 +1,10 @@
 import type { Context, Middleware } from 'koa';
 import { errors as oidcErrors } from 'oidc-provider';
 import { DomainError, type ErrorCode } from '../../domain/errors.ts';
+import { PASSKEY_NAME_MAX } from '../../domain/account/passkey-names.ts';
+import { errorMessage, translate } from '../../i18n/index.ts';
 import type { Logger } from '../../logging.ts';
+import { localeOf } from '../locale.ts';
 import type { Render } from '../views.ts';
 
 interface PublicError {
@@ -61,12 +64,15 @@ export function errorHandler(logger: Logger, render: Render): Middleware {
       if (shown.status === 503) ctx.set('Retry-After', '5');
       const retryAfter = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
       if (typeof retryAfter === 'number') ctx.set('Retry-After', String(retryAfter));
+      // People read the sentence in their language (the page scripts show a JSON problem's title).
+      const locale = localeOf(ctx);
+      const message = errorMessage(locale, shown.code, shown.message, { max: PASSKEY_NAME_MAX });
       if (wantsJson(ctx)) {
         ctx.type = 'application/problem+json';
-        ctx.body = { type: 'about:blank', title: shown.message, status: shown.status, code: shown.code };
+        ctx.body = { type: 'about:blank', title: message, status: shown.status, code: shown.code };
       } else {
         ctx.type = 'html';
-        ctx.body = render('error.njk', { title: 'Something went wrong', error: shown.code, description: shown.message });
+        ctx.body = render('error.njk', locale, { title: translate(locale, 'errorPage.title'), error: shown.code, description: message });
       }
     }
   };
