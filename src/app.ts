@@ -19,7 +19,7 @@ import { Recovery } from './domain/recovery.ts';
 import { Signup } from './domain/signup.ts';
 import { accountRouter } from './http/account/router.ts';
 import { AccountSignIn } from './http/account/sign-in.ts';
-import { assetsRouter } from './http/assets.ts';
+import { assetsRouter, BRAND_LOGO_PATH, BRAND_STYLESHEET_PATH, brandStylesheet } from './http/assets.ts';
 import { interactionRouter } from './http/interactions/router.ts';
 import { csrfProtection } from './http/middleware/csrf.ts';
 import { errorHandler, isStorageUnavailable } from './http/middleware/errors.ts';
@@ -108,7 +108,13 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
     // mdsServers: [] — never download anything; the operator supplies the BLOB.
     await MetadataService.initialize({ statements: mds.map((m) => m.statement), mdsServers: [], verificationMode: 'permissive' });
   }
-  const render = createRenderer({ productName: config.rpName });
+  const { branding } = config;
+  const render = createRenderer({
+    productName: branding.productName,
+    logoSrc: branding.logo?.kind === 'url' ? branding.logo.url : branding.logo ? BRAND_LOGO_PATH : undefined,
+    stylesheet: brandStylesheet(branding) ? BRAND_STYLESHEET_PATH : undefined,
+    supportUrl: branding.supportUrl,
+  });
   // Security events go to the audit log and, through its outbox, to subscribed webhooks.
   const events = new AuditLog({
     store: new KnexEventStore(db),
@@ -131,7 +137,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   const derive = (purpose: string) => createHmac('sha256', keys.derivationSecret).update(purpose).digest();
   const signIn = new SignIn({ accounts, passkeys, ceremonies, acr: config.acr, decoySecret: derive('decoy-credentials'), events });
   // Every mail carries the same product name, signature and support line, in the reader's language.
-  const mailBranding = { productName: config.rpName, issuer: config.issuer, defaultLocale: config.defaultLocale };
+  const mailBranding = { productName: branding.productName, issuer: config.issuer, supportUrl: branding.supportUrl, defaultLocale: config.defaultLocale };
   const messages = createMessages(mailBranding);
   const recovery =
     config.recovery === 'email'
@@ -259,7 +265,8 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
     delete ctx.req.headers['x-forwarded-host'];
     await next();
   });
-  app.use(securityHeaders({ https }));
+  // Images load from Latchkey itself, data: URIs, and the operator's own logo host.
+  app.use(securityHeaders({ https, imgSources: branding.logo?.kind === 'url' ? [new URL(branding.logo.url).origin] : [] }));
   app.use(negotiateRequestLocale(config.defaultLocale));
   app.use(errorHandler(logger, render));
   app.use(countCeremonies(provider, metrics));
@@ -303,7 +310,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
     reauthSeconds: config.accountReauthSeconds,
     secure: https,
   });
-  const assets = assetsRouter();
+  const assets = assetsRouter(branding);
   app.use(assets.routes());
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import type { LevelMaxAges } from '../domain/step-up.ts';
 import { LOCALES, type Locale } from '../i18n/index.ts';
+import { parseBranding, type Branding } from './branding.ts';
 
 /** Levels of authentication assurance, weakest first, and the strings Latchkey puts in `acr`. */
 export interface AcrNames {
@@ -31,6 +32,8 @@ export interface Config {
   readonly issuer: string;
   readonly rpId: string;
   readonly rpName: string;
+  /** How pages and mails present the operator: product name, logo, colours, support link. */
+  readonly branding: Branding;
   /** The language of pages and mails when neither the request (ui_locales) nor the browser names a supported one. */
   readonly defaultLocale: Locale;
   readonly origins: readonly string[];
@@ -308,6 +311,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     rpId,
     rpName: value(env, 'LATCHKEY_RP_NAME') ?? 'Latchkey',
     defaultLocale: oneOf(env, 'LATCHKEY_DEFAULT_LOCALE', LOCALES, 'en'),
+    branding: parseBranding(env, cwd, value(env, 'LATCHKEY_RP_NAME') ?? 'Latchkey'),
     origins: parseOrigins(env, issuerUrl, rpId),
     database: parseDatabase(env, cwd),
     smtpUrl: parseSmtpUrl(env),

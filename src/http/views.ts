@@ -17,12 +17,21 @@ function html(value: unknown): string {
   return value instanceof SafeString ? String(value) : escape(value);
 }
 
-export function createRenderer(options: { productName: string; watch?: boolean }): Render {
+/** What every page shows of the operator: its name, logo, stylesheet of brand colours and help link. */
+export interface PageBranding {
+  readonly productName: string;
+  readonly logoSrc?: string | undefined;
+  readonly stylesheet?: string | undefined;
+  readonly supportUrl?: string | undefined;
+}
+
+export function createRenderer(options: PageBranding & { watch?: boolean }): Render {
   const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(viewsDir, { noCache: options.watch ?? false }), {
     autoescape: true,
     throwOnUndefined: false,
   });
   env.addGlobal('productName', options.productName);
+  env.addGlobal('brand', { logoSrc: options.logoSrc, stylesheet: options.stylesheet, supportUrl: options.supportUrl });
   // <strong>value</strong> and <a href>text</a> for a message's placeholders, escaped inside.
   env.addGlobal('strong', (value: unknown) => new SafeString(`<strong>${html(value)}</strong>`));
   env.addGlobal('code', (value: unknown) => new SafeString(`<code>${html(value)}</code>`));

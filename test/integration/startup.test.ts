@@ -53,6 +53,9 @@ describe('npm start', () => {
     ['PORT', 'eighty'],
     ['LATCHKEY_ISSUER', 'http://login.example.com'],
     ['DATABASE_URL', 'mysql://localhost/latchkey'],
+    // Yellow buttons would keep black text readable, but yellow links on white would not be.
+    ['LATCHKEY_BRAND_COLOR', '#ffd400'],
+    ['LATCHKEY_SUPPORT_URL', 'http://help.example.com'],
   ] as const) {
     it(`refuses to start with a bad ${variable}, naming it`, async () => {
       const run = launchLatchkey(dir, { PORT: '3999', [variable]: value });

@@ -2,10 +2,11 @@ import helmet from 'koa-helmet';
 import type { Middleware } from 'koa';
 
 /**
- * Security headers on every response: a strict CSP (no inline script, no framing), nosniff,
+ * Security headers on every response: a strict CSP (no inline script, no framing, images only
+ * from here, data: and the configured origins), nosniff,
  * no referrer leaks, and HSTS when the issuer is https.
  */
-export function securityHeaders(options: { https: boolean }): Middleware {
+export function securityHeaders(options: { https: boolean; imgSources?: readonly string[] }): Middleware {
   return helmet({
     contentSecurityPolicy: {
       useDefaults: false,
@@ -13,7 +14,8 @@ export function securityHeaders(options: { https: boolean }): Middleware {
         'default-src': ["'self'"],
         'script-src': ["'self'"],
         'style-src': ["'self'"],
-        'img-src': ["'self'", 'data:'],
+        // Exactly the image origins the operator configured (brand logo, allowed client logo hosts).
+        'img-src': ["'self'", 'data:', ...(options.imgSources ?? [])],
         'connect-src': ["'self'"],
         'font-src': ["'self'"],
         'object-src': ["'none'"],
