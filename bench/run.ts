@@ -44,6 +44,8 @@ const SCENARIOS = args.scenarios.split(',') as ('signin' | 'refresh' | 'cc')[];
 const [serverCore, loadCore] = args.pin ? args.pin.split(':') : [];
 const ROOT = new URL('..', import.meta.url).pathname;
 const CLIENT_SECRET = randomBytes(32).toString('base64url');
+/** Both servers run with `npm start`'s V8 settings (package.json), so they compare like for like. */
+const SERVER_NODE_FLAGS = ['--max-semi-space-size=8'];
 
 interface Result {
   readonly target: string;
@@ -88,7 +90,7 @@ class ServerProcess {
   static start(script: string, env: Record<string, string>): ServerProcess {
     // --profile DIR: a V8 CPU profile of each server, written when it stops.
     const profile = args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : [];
-    const node = [process.execPath, ...profile, '--import', 'tsx', join(ROOT, 'bench/servers', script)];
+    const node = [process.execPath, ...profile, ...SERVER_NODE_FLAGS, '--import', 'tsx', join(ROOT, 'bench/servers', script)];
     const [command, ...argv] = serverCore === undefined ? node : ['taskset', '-c', serverCore, ...node];
     const child = spawn(command!, argv, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     return new ServerProcess(child);
@@ -272,6 +274,7 @@ function printSettings(): void {
   console.log(`  ${CONCURRENCY} concurrent users (closed loop), ${WARMUP / 1000} s warm-up, ${DURATION / 1000} s measured per scenario, at most ${MAX_OPS} operations`);
   console.log(`  targets: ${TARGETS.join(', ')}; scenarios: ${SCENARIOS.join(', ')}`);
   console.log(`  Latchkey LOG_LEVEL=${args['log-level']}, rate limits on (LATCHKEY_RATE_LIMIT_SCALE=10000), ES256 ID tokens; the load generator validates every ID token`);
+  console.log(`  both servers: node ${SERVER_NODE_FLAGS.join(' ')} --import tsx (as npm start)`);
   console.log(serverCore === undefined ? '  not pinned (pass --pin SERVER_CORE:LOAD_CORE to pin)' : `  server pinned to core ${serverCore}, load generator to core ${loadCore}`);
   console.log('');
 }

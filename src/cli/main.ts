@@ -2,6 +2,7 @@ import { ConfigError, loadConfig, type Config } from '../config/env.ts';
 import { openDatabase, type Db } from '../storage/db.ts';
 import { migrateToLatest, migrationsAreCurrent } from '../storage/migrate.ts';
 import { purgeExpired } from '../storage/purge.ts';
+import { backupCommand } from './backup.ts';
 import { clientsCommand } from './clients.ts';
 import { keysCommand } from './keys.ts';
 import { enrollmentsCommand, usersCommand } from './management.ts';
@@ -13,6 +14,7 @@ Reads the same environment as the server (DATABASE_URL, LATCHKEY_ISSUER, …).
 
   migrate                              apply pending database migrations
   purge                                delete expired challenges, codes, sessions and tokens
+  backup FILE                          SQLite: a consistent copy of the database, taken while Latchkey runs
   clients list [--json]                clients stored in the database (not those of LATCHKEY_CLIENTS_FILE)
   clients add --redirect-uri URL [--redirect-uri URL …] [--name NAME] [--id CLIENT_ID]
               [--post-logout-redirect-uri URL …] [--grant-type TYPE …] [--public]
@@ -43,7 +45,7 @@ export async function run(argv: string[], out: Output, env: NodeJS.ProcessEnv = 
     out.print(USAGE);
     return command ? 0 : 2;
   }
-  if (!['migrate', 'purge', 'clients', 'keys', 'users', 'enrollments'].includes(command)) {
+  if (!['migrate', 'purge', 'backup', 'clients', 'keys', 'users', 'enrollments'].includes(command)) {
     out.error(`latchkey: unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
@@ -72,6 +74,8 @@ export async function run(argv: string[], out: Output, env: NodeJS.ProcessEnv = 
     switch (command) {
       case 'purge':
         return await purge(db, out);
+      case 'backup':
+        return await backupCommand(rest, { config, db, out });
       case 'clients':
         return await clientsCommand(rest, { config, db, out });
       case 'keys':

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -49,4 +49,19 @@ export function launchLatchkey(cwd: string, env: Record<string, string>): Latchk
   });
   ready.catch(() => undefined);
   return { child, ready, exited, output: () => output };
+}
+
+export interface CommandResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `latchkey …` as an operator would (bin/latchkey.mjs), in its own process. */
+export function latchkey(env: Record<string, string>, ...args: string[]): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(ROOT, 'bin/latchkey.mjs'), ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
 }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,24 +10,9 @@ import { SoftwareAuthenticator } from '../helpers/authenticator.ts';
 import { startLatchkey, type TestServer } from '../helpers/app.ts';
 import { finishAtApplication, openInteraction, signUp } from '../helpers/flows.ts';
 import { HttpClient } from '../helpers/http.ts';
-import { ROOT } from '../helpers/process.ts';
+import { latchkey } from '../helpers/process.ts';
 import { CLIENT_CACHE_MS } from '../../src/storage/oidc-adapter.ts';
 import { authorizationRequest, redeem, REDIRECT_URI } from '../helpers/rp.ts';
-
-interface Result {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `latchkey …` as an operator would (bin/latchkey.mjs), in its own process. */
-function latchkey(env: Record<string, string>, ...args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin/latchkey.mjs'), ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('latchkey command-line tool', () => {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-cli-'));
