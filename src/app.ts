@@ -29,6 +29,7 @@ import { RateLimits, storeFactory } from './http/middleware/rate-limit.ts';
 import { securityHeaders } from './http/middleware/security-headers.ts';
 import { tokenRateLimit } from './http/middleware/token-rate-limit.ts';
 import { createRenderer } from './http/views.ts';
+import { clientPresenter } from './http/client-view.ts';
 import { negotiateRequestLocale } from './http/locale.ts';
 import type { Logger } from './logging.ts';
 import { Metrics } from './metrics.ts';
@@ -43,6 +44,7 @@ import { KnexChallengeRepository } from './storage/repositories/challenges.ts';
 import { KnexEmailCodeRepository } from './storage/repositories/email-codes.ts';
 import { loadKeys, loadOrCreateKeys } from './storage/repositories/keys.ts';
 import { replaceProviderKeys } from './config/provider-keys.ts';
+import { withExternalKeys } from './config/external-keys.ts';
 import { KnexPasskeyRepository } from './storage/repositories/passkeys.ts';
 import { KnexRecoveryStore } from './storage/repositories/recovery.ts';
 import { KnexSignupStore } from './storage/repositories/signup.ts';
@@ -100,7 +102,7 @@ const WEBHOOK_TIMEOUT_MS = 10_000;
 /** Composes Latchkey: security headers and errors around the hosted pages and the OIDC provider. */
 export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   const { config, db, logger, clock } = deps;
-  const keys = await loadOrCreateKeys(db, clock());
+  const keys = withExternalKeys(await loadOrCreateKeys(db, clock()), config.externalKeys);
   // Authenticator metadata from a FIDO MDS BLOB: attestation of known models must then chain to
   // their published roots (@simplewebauthn/server checks it), and the pages can name them.
   const mds = config.mdsBlob ? await readMdsBlob(config.mdsBlob, config.mdsRoot) : [];
@@ -109,6 +111,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
     await MetadataService.initialize({ statements: mds.map((m) => m.statement), mdsServers: [], verificationMode: 'permissive' });
   }
   const { branding } = config;
+  const presentClient = clientPresenter({ logoHosts: config.logoHosts });
   const render = createRenderer({
     productName: branding.productName,
     logoSrc: branding.logo?.kind === 'url' ? branding.logo.url : branding.logo ? BRAND_LOGO_PATH : undefined,
@@ -194,6 +197,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
       // The account page signs people in to Latchkey itself as a built-in first-party client.
       clients: [...deps.clients, accountClient(config.issuer, config.rpName)],
       render,
+      presentClient,
       fetch: outboundFetch({ allowPrivate: config.ciba.pingAllowPrivate, caFile: config.ciba.pingCaFile }),
       ciba: {
         resolveLoginHint: (hint) => backchannel.resolveLoginHint(hint),
@@ -266,13 +270,30 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
     await next();
   });
   // Images load from Latchkey itself, data: URIs, and the operator's own logo host.
-  app.use(securityHeaders({ https, imgSources: branding.logo?.kind === 'url' ? [new URL(branding.logo.url).origin] : [] }));
+  app.use(
+    securityHeaders({
+      https,
+      imgSources: [
+        ...(branding.logo?.kind === 'url' ? [new URL(branding.logo.url).origin] : []),
+        // Exactly the hosts whose client logos the pages may show.
+        ...config.logoHosts.map((host) => `https://${host}`),
+      ],
+    }),
+  );
   app.use(negotiateRequestLocale(config.defaultLocale));
-  app.use(errorHandler(logger, render));
+  app.use(
+    errorHandler(logger, render, {
+      // Only on the error path: the interaction a route loaded names the application.
+      clientOf: async (ctx) => {
+        const clientId = (ctx.state.interaction as { params?: { client_id?: unknown } } | undefined)?.params?.client_id;
+        return typeof clientId === 'string' ? presentClient(await provider.Client.find(clientId), clientId) : undefined;
+      },
+    }),
+  );
   app.use(countCeremonies(provider, metrics));
   app.use(operations.routes());
   app.use(tokenRateLimit(limits, '/token'));
-  const interactions = interactionRouter({ provider, signIn, signup, recovery, accounts, acr: config.acr, render, clock, csrf, limits });
+  const interactions = interactionRouter({ provider, present: presentClient, signIn, signup, recovery, accounts, acr: config.acr, render, clock, csrf, limits });
   const account = accountRouter({
     service: new AccountSelfService({
       accounts,
@@ -331,6 +352,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   });
   const approvals = approvalRouter({
     provider,
+    present: presentClient,
     backchannel,
     render,
     csrf,
@@ -341,7 +363,16 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   });
   app.use(approvals.routes());
   app.use(approvals.allowedMethods());
-  const enroll = enrollRouter({ enrollments, render, csrf, limits });
+  const enroll = enrollRouter({
+    enrollments,
+    findClient: async (clientId) => {
+      const client = await provider.Client.find(clientId);
+      return client ? presentClient(client, clientId) : undefined;
+    },
+    render,
+    csrf,
+    limits,
+  });
   app.use(enroll.routes());
   app.use(enroll.allowedMethods());
   const webhooks = new Webhooks({ store: new KnexWebhookStore(db), clock, newId: () => `wh_${randomUUID().replaceAll('-', '')}`, allowHttp: config.webhooks.allowHttp });
@@ -381,7 +412,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
       draining = true;
     },
     async reloadKeys() {
-      const fresh = await loadKeys(db);
+      const fresh = withExternalKeys(await loadKeys(db), config.externalKeys);
       if (fresh.version === keyVersion) return false;
       replaceProviderKeys(provider, fresh.jwks);
       // Both sign cookies: the parent app (hosted pages) and oidc-provider (its own contexts).

@@ -34,6 +34,17 @@ function targetOf(values: { cookie?: boolean; alg?: string }): KeyTarget {
   return { use: 'sig', alg: values.alg as SigningAlg };
 }
 
+/** Keys the operator manages outside the database are rotated there, not by these commands. */
+function managedHere(target: KeyTarget, config: Config): KeyTarget {
+  if (target.use === 'sig' && config.externalKeys.signingKeysFile) {
+    throw new KeyRotationError('managed_elsewhere', `signing keys come from LATCHKEY_SIGNING_KEYS_FILE (${config.externalKeys.signingKeysFile}): rotate them in that file`);
+  }
+  if (target.use === 'cookie' && config.externalKeys.cookieSecrets) {
+    throw new KeyRotationError('managed_elsewhere', 'cookie secrets come from LATCHKEY_COOKIE_SECRETS: rotate them there');
+  }
+  return target;
+}
+
 const describe = (k: KeyInfo) => `${k.use === 'cookie' ? 'cookie' : k.alg} ${k.kid}`;
 const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
 
@@ -60,7 +71,8 @@ export async function keysCommand(args: string[], { config, db, out }: Deps): Pr
       }
       case 'rotate': {
         const { values } = parse(rest, TARGET_OPTIONS);
-        const added = await rotateKeys(db, targetOf(values), now);
+        const target = managedHere(targetOf(values), config);
+        const added = await rotateKeys(db, target, now);
         for (const k of added) out.print(`added next ${describe(k)}`);
         out.print(
           `Every node publishes it within ${config.keyReloadInterval} s. Promote it with \`latchkey keys promote\` ` +
@@ -70,7 +82,7 @@ export async function keysCommand(args: string[], { config, db, out }: Deps): Pr
       }
       case 'promote': {
         const { values } = parse(rest, { ...TARGET_OPTIONS, force: { type: 'boolean' } });
-        const target = targetOf(values);
+        const target = managedHere(targetOf(values), config);
         const waiting = (await listKeys(db)).filter(
           (k) => k.state === 'next' && k.use === target.use && (target.use === 'cookie' || !target.alg || k.alg === target.alg),
         );
@@ -91,7 +103,7 @@ export async function keysCommand(args: string[], { config, db, out }: Deps): Pr
       }
       case 'retire': {
         const { values } = parse(rest, { ...TARGET_OPTIONS, grace: { type: 'string' } });
-        const target = targetOf(values);
+        const target = managedHere(targetOf(values), config);
         const fallback = target.use === 'cookie' ? SESSION_TTL_SECONDS : ID_TOKEN_TTL_SECONDS + propagation;
         if (values.grace !== undefined && !/^\d+$/.test(values.grace)) throw new UsageError('--grace must be a number of seconds');
         const grace = values.grace === undefined ? fallback : Number(values.grace);

@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { LevelMaxAges } from '../domain/step-up.ts';
 import { LOCALES, type Locale } from '../i18n/index.ts';
 import { parseBranding, type Branding } from './branding.ts';
+import { parseCookieSecrets, readSigningKeysFile, type ExternalKeys } from './external-keys.ts';
 
 /** Levels of authentication assurance, weakest first, and the strings Latchkey puts in `acr`. */
 export interface AcrNames {
@@ -34,6 +35,8 @@ export interface Config {
   readonly rpName: string;
   /** How pages and mails present the operator: product name, logo, colours, support link. */
   readonly branding: Branding;
+  /** Hosts (host[:port]) whose https logo_uri the pages may show; images from them are allowed by the CSP. */
+  readonly logoHosts: readonly string[];
   /** The language of pages and mails when neither the request (ui_locales) nor the browser names a supported one. */
   readonly defaultLocale: Locale;
   readonly origins: readonly string[];
@@ -72,6 +75,8 @@ export interface Config {
   readonly metricsToken: string | undefined;
   /** Seconds between checks for rotated keys in the database (how soon every node follows a rotation). */
   readonly keyReloadInterval: number;
+  /** Signing keys and cookie secrets managed outside the database (src/config/external-keys.ts). */
+  readonly externalKeys: ExternalKeys;
   /** Backchannel approval (CIBA). */
   readonly ciba: {
     /** Seconds a client must wait between polls of one request (`interval`); faster polls get `slow_down`. */
@@ -261,6 +266,19 @@ function optionalPath(env: Env, name: string, cwd: string): string | undefined {
   return raw === undefined ? undefined : resolve(cwd, raw);
 }
 
+function parseLogoHosts(env: Env): string[] {
+  const raw = value(env, 'LATCHKEY_LOGO_HOSTS');
+  if (raw === undefined) return [];
+  const hosts = raw.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  for (const host of hosts) {
+    // Bare host names only: a scheme, path or wildcard would widen what the CSP lets pages load.
+    if (!/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}(:\d{1,5})?$/.test(host)) {
+      throw new ConfigError('LATCHKEY_LOGO_HOSTS', `"${host}" is not a host name such as cdn.example.com (no scheme, path or wildcard)`);
+    }
+  }
+  return [...new Set(hosts)];
+}
+
 function parseRedisUrl(env: Env): string | undefined {
   const raw = value(env, 'REDIS_URL');
   if (raw === undefined) return undefined;
@@ -312,6 +330,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     rpName: value(env, 'LATCHKEY_RP_NAME') ?? 'Latchkey',
     defaultLocale: oneOf(env, 'LATCHKEY_DEFAULT_LOCALE', LOCALES, 'en'),
     branding: parseBranding(env, cwd, value(env, 'LATCHKEY_RP_NAME') ?? 'Latchkey'),
+    logoHosts: parseLogoHosts(env),
     origins: parseOrigins(env, issuerUrl, rpId),
     database: parseDatabase(env, cwd),
     smtpUrl: parseSmtpUrl(env),
@@ -340,6 +359,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     recovery: oneOf(env, 'LATCHKEY_RECOVERY', ['email', 'off'] as const, 'email'),
     metricsToken,
     keyReloadInterval: integer(env, 'LATCHKEY_KEY_RELOAD_INTERVAL', 30, 1, 3600),
+    externalKeys: parseExternalKeys(env, cwd),
     ciba: {
       pollInterval: integer(env, 'LATCHKEY_CIBA_POLL_INTERVAL', 5, 1, 60),
       pingAllowPrivate: boolean(env, 'LATCHKEY_CIBA_PING_ALLOW_PRIVATE', false),
@@ -353,4 +373,12 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     },
   };
   return Object.freeze(config);
+}
+
+function parseExternalKeys(env: Env, cwd: string): ExternalKeys {
+  const signingKeysFile = optionalPath(env, 'LATCHKEY_SIGNING_KEYS_FILE', cwd);
+  // Checked now, so a bad file stops the start instead of the first token.
+  if (signingKeysFile) readSigningKeysFile(signingKeysFile);
+  const cookieSecrets = parseCookieSecrets(value(env, 'LATCHKEY_COOKIE_SECRETS'));
+  return { ...(signingKeysFile ? { signingKeysFile } : {}), ...(cookieSecrets ? { cookieSecrets } : {}) };
 }

@@ -47,7 +47,7 @@ export interface KeyInfo {
 /** A rotation step that cannot be taken now; `code` is stable, the message says what to do. */
 export class KeyRotationError extends Error {
   constructor(
-    readonly code: 'next_key_exists' | 'no_next_key' | 'unknown_alg',
+    readonly code: 'next_key_exists' | 'no_next_key' | 'unknown_alg' | 'managed_elsewhere',
     message: string,
   ) {
     super(message);
