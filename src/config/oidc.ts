@@ -4,7 +4,8 @@ import { parsePasskeyPolicy } from '../domain/passkeys/policy.ts';
 import { acrRank, effectiveRank, meets, requiredLevel } from '../domain/step-up.ts';
 import { accountClaims, type AccountRepository } from '../domain/accounts.ts';
 import type { Render } from '../http/views.ts';
-import { describeClient } from '../http/client-view.ts';
+import type { ClientPresenter } from '../http/client-view.ts';
+import { isLogoDataUri, LOGO_DATA_URI_MAX } from './client-logo.ts';
 import { localeOf } from '../http/locale.ts';
 import { errorMessage, LOCALES, translate } from '../i18n/index.ts';
 import type { KeyMaterial } from '../storage/repositories/keys.ts';
@@ -33,6 +34,8 @@ export interface OidcDeps {
   readonly adapter: (model: string) => Adapter;
   readonly clients: ClientMetadata[];
   readonly render: Render;
+  /** What the pages show of an application (name, allowed logo, policy and terms links). */
+  readonly presentClient: ClientPresenter;
   /** The grant an account already gave a client, from any earlier session. */
   readonly findGrantId: (accountId: string, clientId: string) => Promise<string | undefined>;
   /** Milliseconds since the epoch (Latchkey's clock, so tests can age a session). */
@@ -48,7 +51,10 @@ export interface OidcDeps {
 }
 
 /** Client metadata Latchkey adds to the standard set. */
-export const LATCHKEY_CLIENT_METADATA = ['first_party', 'minimum_acr', 'passkey_policy'] as const;
+export const LATCHKEY_CLIENT_METADATA = ['first_party', 'minimum_acr', 'passkey_policy', 'logo_data_uri'] as const;
+
+/** Client URIs people follow or load from the pages: https only (no plain-http link, no mixed content). */
+const HTTPS_ONLY_CLIENT_URIS = ['logo_uri', 'policy_uri', 'tos_uri'] as const;
 
 /**
  * The interaction policy: oidc-provider's, with its exact-match acr checks replaced by one
@@ -141,6 +147,17 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
             throw new errors.InvalidClientMetadata('the CIBA grant cannot be requested through dynamic registration');
           }
         }
+        // Called once per client for each of Latchkey's properties: checked at the first one.
+        if (key === 'first_party') {
+          for (const uri of HTTPS_ONLY_CLIENT_URIS) {
+            if (metadata[uri] !== undefined && URL.parse(String(metadata[uri]))?.protocol !== 'https:') {
+              throw new errors.InvalidClientMetadata(`${uri} must be an https URL`);
+            }
+          }
+        }
+        if (key === 'logo_data_uri' && value !== undefined && !isLogoDataUri(value)) {
+          throw new errors.InvalidClientMetadata(`logo_data_uri must be a base64 data: URI of a PNG, JPEG, GIF, WebP or SVG image, at most ${LOGO_DATA_URI_MAX / 1024} KB`);
+        }
         if (key === 'first_party' && value !== undefined) {
           if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata('first_party must be a boolean');
           // Skipping consent is for clients the operator configured, never for self-registered ones.
@@ -194,13 +211,13 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
         userCodeConfirmSource: async (ctx, form, client, _deviceInfo, userCode) => {
           const locale = localeOf(ctx);
           ctx.type = 'html';
-          ctx.body = render('device-confirm.njk', locale, { title: translate(locale, 'device.confirmTitle'), form, client: describeClient(client, client.clientId), userCode });
+          ctx.body = render('device-confirm.njk', locale, { title: translate(locale, 'device.confirmTitle'), form, client: deps.presentClient(client, client.clientId), userCode });
         },
         successSource: async (ctx) => {
           const locale = localeOf(ctx);
           const client = ctx.oidc.client;
           ctx.type = 'html';
-          ctx.body = render('device-done.njk', locale, { title: translate(locale, 'device.doneTitle'), client: client ? describeClient(client, client.clientId) : undefined });
+          ctx.body = render('device-done.njk', locale, { title: translate(locale, 'device.doneTitle'), client: client ? deps.presentClient(client, client.clientId) : undefined });
         },
       },
       ciba: deps.ciba
@@ -296,14 +313,14 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
           ctx.body = render('logout.njk', locale, {
             title: translate(locale, 'logout.title'),
             form,
-            client: client ? describeClient(client, client.clientId) : undefined,
+            client: client ? deps.presentClient(client, client.clientId) : undefined,
           });
         },
         postLogoutSuccessSource: async (ctx) => {
           const locale = localeOf(ctx, ctx.oidc.params?.ui_locales);
           const client = ctx.oidc.client;
           ctx.type = 'html';
-          ctx.body = render('logged-out.njk', locale, { title: translate(locale, 'loggedOut.title'), client: client ? describeClient(client, client.clientId) : undefined });
+          ctx.body = render('logged-out.njk', locale, { title: translate(locale, 'loggedOut.title'), client: client ? deps.presentClient(client, client.clientId) : undefined });
         },
       },
     },
@@ -357,7 +374,7 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
         title: translate(locale, 'errorPage.title'),
         error: out.error,
         description: errorMessage(locale, out.error, out.error_description),
-        client: client ? describeClient(client, client.clientId) : undefined,
+        client: client ? deps.presentClient(client, client.clientId) : undefined,
       });
     },
     rotateRefreshToken: true,

@@ -1,7 +1,11 @@
-/** What the pages show about the application a person deals with: its name and its policy and terms links. */
+import { isLogoDataUri } from '../config/client-logo.ts';
+
+/** What the pages show about the application a person deals with: name, logo, policy and terms links. */
 export interface ClientView {
   readonly id: string;
   readonly name: string;
+  /** An image source safe to load: an allowed https host, or an inlined data: image. */
+  readonly logo?: string;
   readonly policyUri?: string;
   readonly tosUri?: string;
 }
@@ -10,20 +14,40 @@ export interface ClientView {
 export interface ClientLike {
   readonly clientId: string;
   readonly clientName?: string | undefined;
+  readonly logoUri?: string | undefined;
   readonly policyUri?: string | undefined;
   readonly tosUri?: string | undefined;
+  metadata?(): Record<string, unknown>;
 }
 
-const https = (uri: unknown) => (typeof uri === 'string' && uri.startsWith('https://') ? uri : undefined);
+/** Turns a client into what a page shows of it. */
+export type ClientPresenter = (client: ClientLike | undefined, clientId: string) => ClientView;
 
-/** Names the client (client_name, else client_id); links only to https policy and terms pages. */
-export function describeClient(client: ClientLike | undefined, clientId: string): ClientView {
-  const policyUri = https(client?.policyUri);
-  const tosUri = https(client?.tosUri);
-  return {
-    id: clientId,
-    name: client?.clientName ?? clientId,
-    ...(policyUri ? { policyUri } : {}),
-    ...(tosUri ? { tosUri } : {}),
+const https = (uri: unknown): string | undefined => {
+  if (typeof uri !== 'string') return undefined;
+  return URL.parse(uri)?.protocol === 'https:' ? uri : undefined;
+};
+
+/**
+ * Names the client (client_name, else client_id) and links only to https policy and terms
+ * pages. A logo is shown only from a host the operator allowed (LATCHKEY_LOGO_HOSTS) or inlined
+ * as a data: image: a logo from any other host would let the application watch who signs in
+ * (or dress a phishing page), so there is then no logo at all.
+ */
+export function clientPresenter(options: { logoHosts: readonly string[] }): ClientPresenter {
+  const hosts = new Set(options.logoHosts.map((h) => h.toLowerCase()));
+  return (client, clientId) => {
+    const policyUri = https(client?.policyUri);
+    const tosUri = https(client?.tosUri);
+    const remote = https(client?.logoUri);
+    const dataLogo = client?.metadata?.().logo_data_uri;
+    const logo = remote && hosts.has(new URL(remote).host) ? remote : isLogoDataUri(dataLogo) ? dataLogo : undefined;
+    return {
+      id: clientId,
+      name: client?.clientName ?? clientId,
+      ...(logo ? { logo } : {}),
+      ...(policyUri ? { policyUri } : {}),
+      ...(tosUri ? { tosUri } : {}),
+    };
   };
 }

@@ -6,7 +6,7 @@ export const de: Messages = {
   'layout.terms': 'Nutzungsbedingungen von {client}',
   'layout.opensNewTab': '(öffnet in einem neuen Tab)',
   'layout.support': 'Hilfe und Support',
-  'layout.clientLogo': 'Logo von {client}',
+  'layout.application': 'Anwendung: {client}',
   'common.email': 'E-Mail-Adresse',
   'common.code': 'Code',
   'common.continue': 'Weiter',

@@ -12,7 +12,7 @@ export const en = {
   'layout.terms': '{client} terms',
   'layout.opensNewTab': '(opens in a new tab)',
   'layout.support': 'Help and support',
-  'layout.clientLogo': '{client} logo',
+  'layout.application': 'Application: {client}',
   'common.email': 'Email',
   'common.code': 'Code',
   'common.continue': 'Continue',

@@ -6,7 +6,7 @@ export const es: Messages = {
   'layout.terms': 'Condiciones de {client}',
   'layout.opensNewTab': '(se abre en una pestaña nueva)',
   'layout.support': 'Ayuda y asistencia',
-  'layout.clientLogo': 'Logotipo de {client}',
+  'layout.application': 'Aplicación: {client}',
   'common.email': 'Correo electrónico',
   'common.code': 'Código',
   'common.continue': 'Continuar',

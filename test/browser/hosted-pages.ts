@@ -32,8 +32,14 @@ export interface Walk {
   readonly rp: oidc.Configuration;
 }
 
-/** The client metadata the walk's relying party registers with: policy and terms links shown on the pages. */
+/** A small square logo (an inlined SVG, as a client may register it) for the walk's application. */
+const WALK_LOGO = `data:image/svg+xml;base64,${Buffer.from(
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40"><rect width="40" height="40" rx="8" fill="#6b3fa0"/><path d="M12 28V12h6l4 9 4-9h2v16h-4v-8l-3 7h-2l-3-7v8z" fill="#fff"/></svg>',
+).toString('base64')}`;
+
+/** The client metadata the walk's relying party registers with: a logo, and policy and terms links shown on the pages. */
 export const WALK_CLIENT_METADATA = {
+  logo_data_uri: WALK_LOGO,
   policy_uri: 'https://app.example.com/privacy',
   tos_uri: 'https://app.example.com/terms',
 };

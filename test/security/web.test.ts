@@ -179,25 +179,32 @@ describe('web defences', () => {
     assert.match(pages.at(-2)!, /value="&quot;&#39; autofocus onfocus=&quot;alert\(1\)"/, 'the passkey name is escaped inside its attribute');
   });
 
-  it('never links a client URI that is not https, and refuses script URIs at registration', async () => {
-    for (const field of ['logo_uri', 'policy_uri', 'tos_uri', 'client_uri']) {
-      const response = await fetch(server.url('/reg'), {
+  it('never links a client URI that is not https, and refuses script and plain-http URIs at registration', async () => {
+    const register = (metadata: Record<string, string>) =>
+      fetch(server.url('/reg'), {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${INITIAL_ACCESS_TOKEN}` },
-        body: JSON.stringify({ redirect_uris: [REDIRECT_URI], [field]: 'javascript:alert(document.cookie)' }),
+        body: JSON.stringify({ redirect_uris: [REDIRECT_URI], ...metadata }),
       });
+    for (const field of ['logo_uri', 'policy_uri', 'tos_uri', 'client_uri']) {
+      const response = await register({ [field]: 'javascript:alert(document.cookie)' });
       assert.equal(response.status, 400, field);
       assert.equal(((await response.json()) as { error: string }).error, 'invalid_client_metadata', field);
     }
+    // The pages link policy and terms and load logos: plain http would be a downgrade (and mixed content).
+    for (const field of ['logo_uri', 'policy_uri', 'tos_uri']) {
+      const response = await register({ [field]: 'http://app.example.com/x' });
+      assert.equal(response.status, 400, field);
+      assert.match(((await response.json()) as { error_description: string }).error_description, new RegExp(`${field} must be an https URL`));
+    }
     const plain = await registerRelyingParty(server, {
       client_name: 'Plain',
-      logo_uri: 'http://app.example.com/logo.png',
-      policy_uri: 'http://app.example.com/privacy',
+      logo_uri: 'https://app.example.com/logo.png',
       tos_uri: 'https://app.example.com/terms?a=1&b="><script>alert(1)</script>',
     });
     const http = new HttpClient(server.issuer);
     const page = await openInteraction(http, (await authorizationRequest(plain)).url.href);
-    assert.doesNotMatch(page.html, /http:\/\/app\.example\.com/, 'no plain-http link (and logos are never shown)');
+    assert.doesNotMatch(page.html, /logo\.png/, 'a logo from a host nobody allowed is never shown');
     assert.doesNotMatch(page.html, /<script>alert/);
     assert.match(page.html, /href="https:\/\/app\.example\.com\/terms\?a=1&amp;b=&quot;&gt;&lt;script&gt;alert\(1\)&lt;\/script&gt;"/);
   });

@@ -7,7 +7,7 @@ import { describeAuthorizationDetail, TRANSFER_TYPE } from '../../domain/authori
 import type { Backchannel } from '../../domain/backchannel.ts';
 import type { RateLimits } from '../middleware/rate-limit.ts';
 import { translate, type Locale } from '../../i18n/index.ts';
-import { describeClient } from '../client-view.ts';
+import type { ClientPresenter } from '../client-view.ts';
 import { localeOf } from '../locale.ts';
 import type { Render } from '../views.ts';
 
@@ -29,6 +29,7 @@ function detailView(locale: Locale, detail: Record<string, unknown>): { title: s
  */
 export function approvalRouter(deps: {
   provider: Provider;
+  present: ClientPresenter;
   backchannel: Backchannel;
   render: Render;
   csrf: { issue: Middleware; verify: Middleware };
@@ -78,7 +79,7 @@ export function approvalRouter(deps: {
 
   router.get('/:token', async (ctx) => {
     const { approval, account } = await backchannel.pending(ctx.params.token!);
-    const client = describeClient(await provider.Client.find(approval.clientId), approval.clientId);
+    const client = deps.present(await provider.Client.find(approval.clientId), approval.clientId);
     const locale = localeOf(ctx);
     ctx.body = render('approve.njk', locale, {
       title: translate(locale, 'approve.title', { client: client.name }),

@@ -4,6 +4,7 @@ import type { Middleware } from 'koa';
 import type { Enrollments } from '../../domain/enrollment.ts';
 import type { RateLimits } from '../middleware/rate-limit.ts';
 import { formatDateTime, translate } from '../../i18n/index.ts';
+import type { ClientView } from '../client-view.ts';
 import { localeOf } from '../locale.ts';
 import type { Render } from '../views.ts';
 
@@ -16,6 +17,8 @@ export const ENROLL_PATH = '/enroll';
  */
 export function enrollRouter(deps: {
   enrollments: Enrollments;
+  /** The application whose backend created a link, for the page to name it. */
+  findClient: (clientId: string) => Promise<ClientView | undefined>;
   render: Render;
   csrf: { issue: Middleware; verify: Middleware };
   limits: RateLimits;
@@ -45,10 +48,13 @@ export function enrollRouter(deps: {
 
   router.get('/:token', async (ctx) => {
     const { link, account } = await enrollments.open(ctx.params.token!);
+    // Links made through the API name their backend client ("client:<id>"); the CLI's name none.
+    const client = link.createdBy.startsWith('client:') ? await deps.findClient(link.createdBy.slice('client:'.length)) : undefined;
     const locale = localeOf(ctx);
     ctx.body = render('enroll.njk', locale, {
       title: translate(locale, 'enroll.title'),
       invitedBy: link.invitedBy,
+      client,
       email: account.email,
       expiresAt: translate(locale, 'account.timeUtc', { time: formatDateTime(locale, link.expiresAt) }),
       action: `${ENROLL_PATH}/${ctx.params.token}`,

@@ -3,7 +3,7 @@ import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 import { DomainError } from '../../domain/errors.ts';
 import { parsePasskeyPolicy, type PasskeyPolicy } from '../../domain/passkeys/policy.ts';
-import { describeClient, type ClientView } from '../client-view.ts';
+import type { ClientPresenter, ClientView } from '../client-view.ts';
 import { useUiLocales } from '../locale.ts';
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -26,9 +26,9 @@ export async function loadInteraction(provider: Provider, ctx: Context): Promise
   return details;
 }
 
-export async function clientView(provider: Provider, interaction: Interaction): Promise<ClientView> {
+export async function clientView(provider: Provider, present: ClientPresenter, interaction: Interaction): Promise<ClientView> {
   const clientId = String(interaction.params.client_id);
-  return describeClient(await provider.Client.find(clientId), clientId);
+  return present(await provider.Client.find(clientId), clientId);
 }
 
 /** Finishes the interaction and answers a fetch() caller with the URL to go to next. */

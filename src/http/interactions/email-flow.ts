@@ -4,6 +4,7 @@ import type { AuthContext } from '../../domain/auth-context.ts';
 import type { EmailProvenPasskeyFlow } from '../../domain/email-proven-flow.ts';
 import { PASSKEY_NAME_MAX } from '../../domain/account/passkey-names.ts';
 import { errorMessage, translate, type MessageKey } from '../../i18n/index.ts';
+import type { ClientPresenter } from '../client-view.ts';
 import { localeOf } from '../locale.ts';
 import type { Render } from '../views.ts';
 import { clientView, finishAsJson, loadInteraction, policyOf, requirePrompt } from './context.ts';
@@ -32,14 +33,14 @@ type LoginResult = (accountId: string, context: AuthContext) => Parameters<typeo
  * Registers the pages of an email-proven passkey flow: email → code → create a passkey.
  * Sign-up and recovery differ only in their domain service and their words.
  */
-export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: { provider: Provider; render: Render; loginResult: LoginResult }): void {
+export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: { provider: Provider; present: ClientPresenter; render: Render; loginResult: LoginResult }): void {
   const { provider, render } = deps;
   const { path, flow, texts } = route;
   const base = (uid: string) => `/interaction/${uid}/${path}`;
 
   router.get(`/${path}`, async (ctx) => {
     const interaction = await loadInteraction(provider, ctx);
-    const client = await clientView(provider, interaction);
+    const client = await clientView(provider, deps.present, interaction);
     ctx.set('Cache-Control', 'no-store');
     const locale = localeOf(ctx);
     ctx.body = render('email-start.njk', locale, { title: translate(locale, texts.startTitle), texts, action: base(interaction.uid), uid: interaction.uid, client, csrfToken: ctx.state.csrfToken });
@@ -56,7 +57,7 @@ export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: 
 
   router.get(`/${path}/code`, async (ctx) => {
     const interaction = await loadInteraction(provider, ctx);
-    const client = await clientView(provider, interaction);
+    const client = await clientView(provider, deps.present, interaction);
     ctx.set('Cache-Control', 'no-store');
     const email = typeof ctx.query.email === 'string' ? ctx.query.email : '';
     const locale = localeOf(ctx);
@@ -79,7 +80,7 @@ export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: 
         title: translate(locale, 'emailCode.title'),
         action: base(interaction.uid),
         uid: interaction.uid,
-        client: await clientView(provider, interaction),
+        client: await clientView(provider, deps.present, interaction),
         email: typeof form.email === 'string' ? form.email : '',
         error: errorMessage(locale, (error as { code?: string }).code ?? 'invalid_request', (error as Error).message, { max: PASSKEY_NAME_MAX }),
         csrfToken: ctx.state.csrfToken,
@@ -105,7 +106,7 @@ export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: 
       texts,
       action: base(interaction.uid),
       uid: interaction.uid,
-      client: await clientView(provider, interaction),
+      client: await clientView(provider, deps.present, interaction),
       email,
       csrfToken: ctx.state.csrfToken,
     });

@@ -14,6 +14,7 @@ import type { LimitName, RateLimits } from '../middleware/rate-limit.ts';
 import type { Render } from '../views.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { translate } from '../../i18n/index.ts';
+import type { ClientPresenter } from '../client-view.ts';
 import { localeOf } from '../locale.ts';
 import { clientView, finishAsJson, loadInteraction, policyOf, requirePrompt } from './context.ts';
 import { consentView, grantConsent } from './consent.ts';
@@ -40,6 +41,8 @@ const RECOVERY_TEXTS: FlowTexts = {
 
 export interface InteractionRouteDeps {
   readonly provider: Provider;
+  /** What the pages show of the application (name, allowed logo, policy and terms links). */
+  readonly present: ClientPresenter;
   readonly signIn: SignIn;
   readonly signup: Signup;
   /** Absent when recovery is turned off. */
@@ -92,7 +95,7 @@ export function interactionRouter(deps: InteractionRouteDeps): Router {
 
   router.get('/', async (ctx) => {
     const interaction = await loadInteraction(provider, ctx);
-    const client = await clientView(provider, interaction);
+    const client = await clientView(provider, deps.present, interaction);
     const locale = localeOf(ctx);
     ctx.set('Cache-Control', 'no-store');
     if (interaction.prompt.name === 'consent') {
@@ -164,9 +167,9 @@ export function interactionRouter(deps: InteractionRouteDeps): Router {
   });
 
   const finishLogin = (accountId: string, context: AuthContext) => loginResult(accountId, context, deps.clock());
-  addEmailFlowRoutes(router, { path: 'signup', flow: deps.signup, texts: SIGNUP_TEXTS }, { provider, render, loginResult: finishLogin });
+  addEmailFlowRoutes(router, { path: 'signup', flow: deps.signup, texts: SIGNUP_TEXTS }, { provider, present: deps.present, render, loginResult: finishLogin });
   if (deps.recovery) {
-    addEmailFlowRoutes(router, { path: 'recovery', flow: deps.recovery, texts: RECOVERY_TEXTS }, { provider, render, loginResult: finishLogin });
+    addEmailFlowRoutes(router, { path: 'recovery', flow: deps.recovery, texts: RECOVERY_TEXTS }, { provider, present: deps.present, render, loginResult: finishLogin });
   }
 
   router.post('/consent', async (ctx) => {

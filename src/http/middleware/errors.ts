@@ -5,6 +5,7 @@ import { PASSKEY_NAME_MAX } from '../../domain/account/passkey-names.ts';
 import { errorMessage, translate } from '../../i18n/index.ts';
 import type { Logger } from '../../logging.ts';
 import { localeOf } from '../locale.ts';
+import type { ClientView } from '../client-view.ts';
 import type { Render } from '../views.ts';
 
 interface PublicError {
@@ -52,7 +53,7 @@ function wantsJson(ctx: Context): boolean {
  * The one place errors become responses: JSON problem details (RFC 9457) for API and fetch()
  * callers, a readable page for people. Never a stack trace.
  */
-export function errorHandler(logger: Logger, render: Render): Middleware {
+export function errorHandler(logger: Logger, render: Render, options: { clientOf?: (ctx: Context) => Promise<ClientView | undefined> } = {}): Middleware {
   return async (ctx, next) => {
     try {
       await next();
@@ -71,8 +72,10 @@ export function errorHandler(logger: Logger, render: Render): Middleware {
         ctx.type = 'application/problem+json';
         ctx.body = { type: 'about:blank', title: message, status: shown.status, code: shown.code };
       } else {
+        // Within a sign-in, the page still names the application it is for.
+        const client = await options.clientOf?.(ctx).catch(() => undefined);
         ctx.type = 'html';
-        ctx.body = render('error.njk', locale, { title: translate(locale, 'errorPage.title'), error: shown.code, description: message });
+        ctx.body = render('error.njk', locale, { title: translate(locale, 'errorPage.title'), error: shown.code, description: message, client });
       }
     }
   };
