@@ -32,7 +32,7 @@ import {
   waitForApplication,
   type CallbackServer,
 } from './helpers.ts';
-import { STOPS, WALK_CLIENT_METADATA, walkHostedPages } from './hosted-pages.ts';
+import { STOPS, WALK_CLIENT_METADATA, WALK_CLIENTS, walkHostedPages } from './hosted-pages.ts';
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
@@ -98,7 +98,7 @@ describe('accessibility of the hosted pages', { skip: browserUnavailable }, () =
   let browser: Browser;
 
   before(async () => {
-    ({ server, app, rp, browser } = await startBrowserSuite({ ...WALK_CLIENT_METADATA }));
+    ({ server, app, rp, browser } = await startBrowserSuite({ ...WALK_CLIENT_METADATA }, { clients: WALK_CLIENTS }));
   });
 
   after(async () => {

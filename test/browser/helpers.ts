@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
 import type * as oidc from 'openid-client';
+import type { ClientMetadata } from 'oidc-provider';
 import { startLatchkey, type TestServer } from '../helpers/app.ts';
 import { registerRelyingParty } from '../helpers/rp.ts';
 
@@ -299,9 +300,15 @@ export interface BrowserSuite {
   browser: Browser;
 }
 
-/** Starts a browser suite; `clientMetadata` is added to the application's registration. */
-export async function startBrowserSuite(clientMetadata: Record<string, unknown> = {}): Promise<BrowserSuite> {
-  const server = await startLatchkey();
+/**
+ * Starts a browser suite; `clientMetadata` is added to the application's registration,
+ * `clients` are configured as a clients file would (backends, devices), and `env` is Latchkey's.
+ */
+export async function startBrowserSuite(
+  clientMetadata: Record<string, unknown> = {},
+  options: { clients?: ClientMetadata[]; env?: Record<string, string> } = {},
+): Promise<BrowserSuite> {
+  const server = await startLatchkey({ ...(options.clients ? { clients: options.clients } : {}), ...(options.env ? { env: options.env } : {}) });
   const app = await startCallbackServer();
   const rp = await registerRelyingParty(server, {
     redirect_uris: [app.redirectUri],

@@ -1,13 +1,17 @@
 /**
  * A walk through every hosted page a person can reach, for checks that apply to all of them
  * (the accessibility audit, screenshots). The walk is a real one: a sign-up, consent, step-up,
- * the account page, logout, recovery on another device and an error page, each page reached by
- * roles and accessible names as in the other browser tests. At each stop the callback runs on
+ * the account page, a device connected with a code, logout, an error page, recovery on another
+ * device, an enrollment link and a backchannel approval, each page reached by roles and
+ * accessible names as in the other browser tests. A few pages are visited again in German or
+ * Spanish, whose longer words test the layout. At each stop the callback runs on
  * the page as it is; it must leave the page where it found it.
  */
+import type { ClientMetadata } from 'oidc-provider';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type * as oidc from 'openid-client';
 import type { TestServer } from '../helpers/app.ts';
+import { api, apiClient, apiToken } from '../helpers/api.ts';
 import { authorizationRequest } from '../helpers/rp.ts';
 import {
   addVirtualAuthenticator,
@@ -15,6 +19,7 @@ import {
   expectPage,
   expectSignInPage,
   newContext,
+  STEP_TIMEOUT,
   waitForApplication,
   type CallbackServer,
 } from './helpers.ts';
@@ -44,6 +49,32 @@ export const WALK_CLIENT_METADATA = {
   tos_uri: 'https://app.example.com/terms',
 };
 
+/** The clients the walk's server is configured with (clients file): a TV, a bank backend (CIBA) and an HR backend (enrollment links). */
+export const WALK_CLIENTS: ClientMetadata[] = [
+  {
+    client_id: 'walk-tv',
+    client_name: 'Living Room TV',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['urn:ietf:params:oauth:grant-type:device_code'],
+    response_types: [],
+    redirect_uris: [],
+  },
+  {
+    client_id: 'walk-bank',
+    client_secret: 'walk-bank-secret-0123456789abcdefghijklmnop',
+    client_name: 'Example Bank',
+    grant_types: ['urn:openid:params:grant-type:ciba'],
+    response_types: [],
+    redirect_uris: [],
+    backchannel_token_delivery_mode: 'poll',
+    authorization_details_types: ['transfer'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    logo_data_uri: `data:image/svg+xml;base64,${Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40"><rect width="40" height="40" rx="20" fill="#0a6e3c"/></svg>').toString('base64')}`,
+    policy_uri: 'https://bank.example/privacy',
+  },
+  { ...apiClient('walk-hr', 'users:write enrollments:write'), client_name: 'Acme HR' },
+];
+
 /** Every page the walk stops at, in order (names as given to the callback). */
 export const STOPS = [
   'sign-in',
@@ -56,16 +87,29 @@ export const STOPS = [
   'step-up',
   'account',
   'account-signed-out',
+  'device-code',
+  'device-confirm',
+  'device-done',
   'logout',
   'logged-out',
   'error',
+  'sign-in-de',
   'recovery-email',
   'recovery-code',
   'recovery-passkey',
+  'enroll',
+  'enroll-es',
+  'approve',
+  'approve-de',
 ] as const;
 
-async function freshPage(browser: Browser, contexts: BrowserContext[]): Promise<Page> {
-  const context = await newContext(browser);
+/** A new browser profile with a virtual authenticator; `locale` sets its Accept-Language. */
+async function freshPage(browser: Browser, contexts: BrowserContext[], locale?: string): Promise<Page> {
+  const context = locale ? await browser.newContext({ locale }) : await newContext(browser);
+  if (locale) {
+    context.setDefaultTimeout(STEP_TIMEOUT);
+    context.setDefaultNavigationTimeout(STEP_TIMEOUT);
+  }
   contexts.push(context);
   await disablePasskeyAutofill(context);
   const page = await context.newPage();
@@ -137,6 +181,21 @@ export async function walkHostedPages(walk: Walk, visit: (stop: Stop) => Promise
     await expectPage(page, 'You are signed out');
     await stop('account-signed-out', page);
 
+    // A TV shows a code; the signed-in person enters it, checks it, allows the TV.
+    const device = (await (await fetch(server.url('/device/auth'), { method: 'POST', body: new URLSearchParams({ client_id: 'walk-tv', scope: 'openid' }) })).json()) as { user_code: string };
+    await page.goto(server.url('/device'));
+    await expectPage(page, 'Connect a device');
+    await stop('device-code', page);
+    await page.getByLabel('Code').fill(device.user_code);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await expectPage(page, 'Connect Living Room TV?');
+    await stop('device-confirm', page);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await expectPage(page, 'Allow Living Room TV?');
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await expectPage(page, 'Device connected');
+    await stop('device-done', page);
+
     // Logout without an application to return to: the confirmation, then the signed-out page.
     await page.goto(server.url('/session/end'));
     await expectPage(page, /^Sign out/);
@@ -150,8 +209,11 @@ export async function walkHostedPages(walk: Walk, visit: (stop: Stop) => Promise
     await expectPage(page, 'Something went wrong');
     await stop('error', page);
 
-    // Recovery, on another device.
+    // Recovery, on another device (whose sign-in page is first seen in German).
     const other = await freshPage(browser, contexts);
+    await other.goto((await newRequest({ ui_locales: 'de' })).url.href);
+    await expectPage(other, 'Anmelden');
+    await stop('sign-in-de', other);
     await other.goto((await newRequest()).url.href);
     await expectSignInPage(other, server);
     await other.getByRole('link', { name: 'Lost your passkey?' }).click();
@@ -165,6 +227,41 @@ export async function walkHostedPages(walk: Walk, visit: (stop: Stop) => Promise
     await other.getByRole('button', { name: 'Confirm email' }).click();
     await expectPage(other, 'Create a new passkey');
     await stop('recovery-passkey', other);
+
+    // An enrollment link from the HR backend, opened in English and in Spanish.
+    const token = await apiToken(server, WALK_CLIENTS[2]!, 'users:write enrollments:write');
+    const hire = (await (await api(server, token, 'POST', '/users', { email: `new-hire-${Date.now()}@example.com`, email_verified: true })).json()) as { id: string };
+    const link = (await (await api(server, token, 'POST', `/users/${hire.id}/enrollment-links`, { invited_by: 'Acme IT' })).json()) as { url: string };
+    const enrollee = await freshPage(browser, contexts);
+    await enrollee.goto(link.url);
+    await expectPage(enrollee, 'Create a passkey');
+    await stop('enroll', enrollee);
+    const spanish = await freshPage(browser, contexts, 'es-ES');
+    await spanish.goto(link.url);
+    await expectPage(spanish, 'Crear una llave de acceso');
+    await stop('enroll-es', spanish);
+
+    // The bank asks the walker to approve a transfer; the mailed link, in English and in German.
+    const bank = WALK_CLIENTS[1]!;
+    const requested = await fetch(server.url('/backchannel'), {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${bank.client_id}:${bank.client_secret}`).toString('base64')}` },
+      body: new URLSearchParams({
+        scope: 'openid',
+        login_hint: email,
+        binding_message: 'Pay 42.00 EUR to Walk Shop',
+        authorization_details: JSON.stringify([{ type: 'transfer', amount: '42.00', currency: 'EUR', payee: 'Walk Shop', reference: 'Order 7' }]),
+      }),
+    });
+    if (requested.status !== 200) throw new Error(`backchannel request answered ${requested.status}: ${await requested.text()}`);
+    const approval = server.mailbox.sent.filter((m) => m.to === email).at(-1)!.text.match(/https?:\/\/\S+\/approve\/[A-Za-z0-9_-]+/)![0];
+    await other.goto(approval);
+    await expectPage(other, 'Approve a request from Example Bank');
+    await stop('approve', other);
+    const german = await freshPage(browser, contexts, 'de-DE');
+    await german.goto(approval);
+    await expectPage(german, 'Anfrage von Example Bank genehmigen');
+    await stop('approve-de', german);
   } finally {
     await Promise.all(contexts.map((context) => context.close()));
   }

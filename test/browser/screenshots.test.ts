@@ -5,12 +5,14 @@
  * scrolls sideways (WCAG 1.4.10 reflow), down to a 320 px phone.
  *
  * Files: test/artifacts/screenshots/<page>-<phone|desktop>-<light|dark>.png, and the sign-in
- * page in the other languages as sign-in-<de|es>-<phone|desktop>-<light|dark>.png
+ * page in the other languages as sign-in-<de|es>-<phone|desktop>-<light|dark>.png, and with an
+ * operator's branding as brand-sign-in-<phone|desktop|narrowest>-<light|dark>.png
  *
  * Run: node --import tsx --test test/browser/screenshots.test.ts
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -23,7 +25,7 @@ import {
   stopBrowserSuite,
   type CallbackServer,
 } from './helpers.ts';
-import { STOPS, WALK_CLIENT_METADATA, walkHostedPages } from './hosted-pages.ts';
+import { STOPS, WALK_CLIENT_METADATA, WALK_CLIENTS, walkHostedPages } from './hosted-pages.ts';
 import type { Page } from 'playwright-core';
 import { authorizationRequest } from '../helpers/rp.ts';
 import { disablePasskeyAutofill, expectPage, newContext } from './helpers.ts';
@@ -45,7 +47,7 @@ describe('screenshots of the hosted pages', { skip: browserUnavailable }, () => 
   let browser: Browser;
 
   before(async () => {
-    ({ server, app, rp, browser } = await startBrowserSuite({ ...WALK_CLIENT_METADATA }));
+    ({ server, app, rp, browser } = await startBrowserSuite({ ...WALK_CLIENT_METADATA }, { clients: WALK_CLIENTS }));
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
   });
 
@@ -108,5 +110,49 @@ describe('screenshots of the hosted pages', { skip: browserUnavailable }, () => 
       await context.close();
     }
     assert.deepEqual(overflows, [], 'pages that scroll sideways');
+  });
+});
+
+describe('screenshots of a branded sign-in', { skip: browserUnavailable }, () => {
+  let suite: Awaited<ReturnType<typeof startBrowserSuite>>;
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-brand-'));
+
+  before(async () => {
+    // A wide logo: it must keep its proportions and leave room for the name on a 320 px phone.
+    writeFileSync(
+      join(dir, 'logo.svg'),
+      '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 240 40"><rect width="240" height="40" rx="6" fill="#0a6e3c"/><text x="120" y="27" font-family="sans-serif" font-size="20" fill="#fff" text-anchor="middle">ACME</text></svg>',
+    );
+    suite = await startBrowserSuite(
+      { ...WALK_CLIENT_METADATA, client_name: 'Acme Online Banking for Business Customers' },
+      { env: { LATCHKEY_PRODUCT_NAME: 'Acme Identity', LATCHKEY_BRAND_LOGO_URL: join(dir, 'logo.svg'), LATCHKEY_BRAND_COLOR: '#0a6e3c', LATCHKEY_BRAND_COLOR_DARK: '#5fd39a', LATCHKEY_SUPPORT_URL: 'mailto:help@acme.example' } },
+    );
+  });
+  after(async () => {
+    await stopBrowserSuite(suite);
+  });
+
+  it('saves the branded sign-in page (brand-sign-in-*); it does not scroll sideways', { timeout: 60_000 }, async () => {
+    const context = await newContext(suite.browser);
+    await disablePasskeyAutofill(context);
+    try {
+      const page = await context.newPage();
+      await page.goto((await authorizationRequest(suite.rp, { redirect_uri: suite.app.redirectUri, ui_locales: 'de' })).url.href);
+      await expectPage(page, 'Anmelden');
+      await page.waitForLoadState('load');
+      const overflows: string[] = [];
+      for (const colorScheme of THEMES) {
+        await page.emulateMedia({ colorScheme });
+        for (const [device, size] of [...Object.entries(VIEWPORTS), ['narrowest', NARROWEST] as const]) {
+          await page.setViewportSize(size);
+          await page.screenshot({ path: join(SCREENSHOT_DIR, `brand-sign-in-${device}-${colorScheme}.png`), fullPage: true, animations: 'disabled', caret: 'hide' });
+          const { scrollWidth, clientWidth } = (await page.evaluate('({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth })')) as { scrollWidth: number; clientWidth: number };
+          if (scrollWidth > clientWidth) overflows.push(`${device} ${colorScheme}: ${scrollWidth}px wide`);
+        }
+      }
+      assert.deepEqual(overflows, []);
+    } finally {
+      await context.close();
+    }
   });
 });
