@@ -45,9 +45,19 @@ async function withConnection<C, T>(db: Db, use: (connection: C) => Promise<T>):
 interface SqliteStatement {
   all(params: unknown[], callback: (error: Error | null, rows: Row[]) => void): void;
   run(params: unknown[], callback: (this: { changes: number }, error: Error | null) => void): void;
+  reset(callback: () => void): void;
 }
 interface SqliteConnection {
   prepare(sql: string, callback: (error: Error | null) => void): SqliteStatement;
+}
+
+/**
+ * A statement that failed (SQLITE_BUSY while another process holds the write lock) is reset
+ * before the error goes on: until then it keeps the connection's read snapshot open, and every
+ * later write on the connection would fail against that stale snapshot.
+ */
+function failed(statement: SqliteStatement, error: Error, reject: (error: Error) => void): void {
+  statement.reset(() => reject(error));
 }
 
 function sqliteStatements(db: Db): Statements {
@@ -73,7 +83,7 @@ function sqliteStatements(db: Db): Statements {
       announce(db, sql, params);
       return withConnection(db, async (connection: SqliteConnection) => {
         const statement = await prepare(connection, sql);
-        return new Promise<Row[]>((resolve, reject) => statement.all([...params], (error, rows) => (error ? reject(error) : resolve(rows))));
+        return new Promise<Row[]>((resolve, reject) => statement.all([...params], (error, rows) => (error ? failed(statement, error, reject) : resolve(rows))));
       });
     },
     run: (sql, params) => {
@@ -82,7 +92,7 @@ function sqliteStatements(db: Db): Statements {
         const statement = await prepare(connection, sql);
         return new Promise<number>((resolve, reject) =>
           statement.run([...params], function (error) {
-            if (error) reject(error);
+            if (error) failed(statement, error, reject);
             else resolve(this.changes);
           }),
         );
