@@ -46,6 +46,7 @@ interface SqliteStatement {
   all(params: unknown[], callback: (error: Error | null, rows: Row[]) => void): void;
   run(params: unknown[], callback: (this: { changes: number }, error: Error | null) => void): void;
   reset(callback: () => void): void;
+  finalize(callback: () => void): void;
 }
 interface SqliteConnection {
   prepare(sql: string, callback: (error: Error | null) => void): SqliteStatement;
@@ -75,6 +76,18 @@ function sqliteStatements(db: Db): Statements {
       cache.set(sql, statement);
     }
     return statement;
+  };
+  // SQLite refuses to close a connection with statements still prepared on it, and knex would
+  // swallow that error and leak the file: finalize ours first when knex closes a connection.
+  const client = db.client as { destroyRawConnection(connection: SqliteConnection): Promise<void> };
+  const destroyRawConnection = client.destroyRawConnection.bind(client);
+  client.destroyRawConnection = async (connection) => {
+    const statements = [...(prepared.get(connection)?.values() ?? [])];
+    prepared.delete(connection);
+    for (const statement of await Promise.allSettled(statements)) {
+      if (statement.status === 'fulfilled') await new Promise<void>((resolve) => statement.value.finalize(resolve));
+    }
+    return destroyRawConnection(connection);
   };
   return {
     // `all` steps to the end, which ends the statement's implicit read transaction; `get` would
