@@ -25,11 +25,18 @@ const SIGNING_FILE = 'LATCHKEY_SIGNING_KEYS_FILE';
 
 /** Reads and checks the signing keys file; throws a ConfigError that says what to fix. */
 export function readSigningKeysFile(path: string): JsonWebKey[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(SIGNING_FILE, `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new ConfigError(SIGNING_FILE, `cannot read ${path} as JSON (${(error as Error).message})`);
+    parsed = JSON.parse(text);
+  } catch {
+    // Not the parser's message: it quotes the text around the error, which holds private keys.
+    throw new ConfigError(SIGNING_FILE, `cannot read ${path} as JSON (not valid JSON)`);
   }
   const keys = (parsed as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys) || keys.length === 0) throw new ConfigError(SIGNING_FILE, 'must be a JWKS: {"keys": [ … private JWKs … ]}');
@@ -43,8 +50,8 @@ export function readSigningKeysFile(path: string): JsonWebKey[] {
     let details: { namedCurve?: string; modulusLength?: number } | undefined;
     try {
       details = createPrivateKey({ key, format: 'jwk' }).asymmetricKeyDetails;
-    } catch (error) {
-      throw new ConfigError(SIGNING_FILE, `${where} (${key.kid}): not a usable key (${(error as Error).message})`);
+    } catch {
+      throw new ConfigError(SIGNING_FILE, `${where} (${key.kid}): not a usable key`);
     }
     if (key.alg === 'ES256' && (key.kty !== 'EC' || details?.namedCurve !== 'prime256v1')) throw new ConfigError(SIGNING_FILE, `${where} (${key.kid}): ES256 needs an EC P-256 key`);
     if (key.alg === 'RS256' && (key.kty !== 'RSA' || (details?.modulusLength ?? 0) < 2048)) throw new ConfigError(SIGNING_FILE, `${where} (${key.kid}): RS256 needs an RSA key of at least 2048 bits`);

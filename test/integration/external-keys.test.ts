@@ -40,7 +40,7 @@ describe('keys from a file and from the environment', () => {
     };
     const bad = join(dir, 'bad.json');
     const cases: [unknown, RegExp][] = [
-      ['not json', /cannot read/],
+      ['{"keys": [{"d": "SECRET-PART", ', /cannot read .* \(not valid JSON\)/],
       [{ keys: [] }, /must be a JWKS/],
       [{ keys: [{ ...privateJwk('ES256'), d: undefined }] }, /must be a private key/],
       [{ keys: [privateJwk('RS256')] }, /at least one ES256/],
@@ -50,11 +50,14 @@ describe('keys from a file and from the environment', () => {
     ];
     for (const [content, message] of cases) {
       writeFileSync(bad, typeof content === 'string' ? content : JSON.stringify(content));
-      assert.match(refusal({ LATCHKEY_SIGNING_KEYS_FILE: bad }), new RegExp(`LATCHKEY_SIGNING_KEYS_FILE: .*${message.source}`));
+      const text = refusal({ LATCHKEY_SIGNING_KEYS_FILE: bad });
+      assert.match(text, new RegExp(`LATCHKEY_SIGNING_KEYS_FILE: .*${message.source}`));
+      assert.doesNotMatch(text, /SECRET-PART/, 'no key material in the message');
     }
     const duplicate = privateJwk('ES256');
     writeFileSync(bad, JSON.stringify({ keys: [duplicate, duplicate] }));
     assert.match(refusal({ LATCHKEY_SIGNING_KEYS_FILE: bad }), /unique "kid"/);
+    assert.match(refusal({ LATCHKEY_SIGNING_KEYS_FILE: join(dir, 'missing.json') }), /cannot read .*ENOENT/);
     assert.match(refusal({ LATCHKEY_COOKIE_SECRETS: 'short' }), /LATCHKEY_COOKIE_SECRETS: .*at least 32/);
   });
 
