@@ -195,7 +195,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
       findGrantId: (accountId, clientId) => findGrantId(db, accountId, clientId, clock()),
       clock,
       // The account page signs people in to Latchkey itself as a built-in first-party client.
-      clients: [...deps.clients, accountClient(config.issuer, config.rpName)],
+      clients: [...deps.clients, accountClient(config.issuer, branding.productName)],
       render,
       presentClient,
       fetch: outboundFetch({ allowPrivate: config.ciba.pingAllowPrivate, caFile: config.ciba.pingCaFile }),

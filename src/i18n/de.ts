@@ -17,7 +17,7 @@ export const de: Messages = {
 
   'help.whatIsPasskey': 'Was ist ein Passkey?',
   'help.whatIsPasskeyText':
-    'Ein Passkey ersetzt das Passwort. Ihr Gerät oder Passwortmanager bewahrt ihn auf, und Sie entsperren ihn mit Fingerabdruck, Gesicht, PIN oder Displaysperre. Er funktioniert nur auf dieser Website und kann deshalb nicht abgefischt werden.',
+    'Ein Passkey ersetzt das Passwort. Ihr Gerät oder Passwortmanager bewahrt ihn auf, und Sie entsperren ihn mit Fingerabdruck, Gesicht, PIN oder Displaysperre. Er funktioniert nur auf dieser Website und ist deshalb vor Phishing geschützt.',
   'help.whereStored':
     'Er liegt in Ihrem Passwortmanager (zum Beispiel iCloud-Schlüsselbund oder Google Passwortmanager), auf Ihrem Smartphone oder auf einem Sicherheitsschlüssel. Ein synchronisierter Passkey steht auch auf Ihren anderen Geräten mit demselben Passwortmanager bereit.',
   'help.noPasskeyHere': 'Kein Passkey auf diesem Gerät?',
@@ -76,7 +76,7 @@ export const de: Messages = {
   'recovery.passkeyButton': 'Neuen Passkey erstellen',
   'emailStart.send': 'Code senden',
   'emailStart.back': 'Zurück zur Anmeldung',
-  'emailCode.title': 'Sehen Sie in Ihr Postfach',
+  'emailCode.title': 'Prüfen Sie Ihre E-Mails',
   'emailCode.leadEmail': 'Falls {email} E-Mails empfangen kann, haben wir einen 6-stelligen Code dorthin gesendet.',
   'emailCode.lead': 'Wir haben Ihnen einen 6-stelligen Code gesendet.',
   'emailCode.confirm': 'E-Mail-Adresse bestätigen',

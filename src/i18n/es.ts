@@ -17,7 +17,7 @@ export const es: Messages = {
 
   'help.whatIsPasskey': '¿Qué es una llave de acceso?',
   'help.whatIsPasskeyText':
-    'Una llave de acceso sustituye a la contraseña. La guarda tu dispositivo o tu gestor de contraseñas, y la desbloqueas con tu huella, tu cara, tu PIN o el bloqueo de pantalla. Solo funciona en este sitio, así que no se la pueden robar con suplantación (phishing).',
+    'Una llave de acceso sustituye a la contraseña. La guarda tu dispositivo o tu gestor de contraseñas, y la desbloqueas con tu huella, tu cara, tu PIN o el bloqueo de pantalla. Solo funciona en este sitio, por eso está protegida contra el phishing.',
   'help.whereStored':
     'Se guarda en tu gestor de contraseñas (por ejemplo, el llavero de iCloud o el Gestor de contraseñas de Google), en tu teléfono o en una llave de seguridad. Una llave sincronizada está disponible en tus otros dispositivos que usan el mismo gestor de contraseñas.',
   'help.noPasskeyHere': '¿No tienes una llave de acceso en este dispositivo?',
@@ -35,7 +35,7 @@ export const es: Messages = {
   'login.lead': 'para continuar a {client}',
   'login.passkeyButton': 'Iniciar sesión con una llave de acceso',
   'login.continueWithEmail': 'Continuar con correo electrónico',
-  'login.newHere': '¿Eres nuevo?',
+  'login.newHere': '¿No tienes cuenta?',
   'login.createAccount': 'Crear cuenta',
   'login.lostPasskey': '¿Has perdido tu llave de acceso?',
 
@@ -66,13 +66,13 @@ export const es: Messages = {
   'signup.startLead': 'Te enviaremos un código para confirmar que esta dirección es tuya. No necesitas contraseña: iniciarás sesión con una llave de acceso.',
   'signup.startHint': 'Usa una dirección que puedas abrir ahora.',
   'signup.passkeyTitle': 'Crear una llave de acceso',
-  'signup.passkeyLead': '{email} está confirmado. Ahora crea una llave de acceso para iniciar sesión la próxima vez.',
+  'signup.passkeyLead': 'Hemos confirmado {email}. Ahora crea una llave de acceso para iniciar sesión la próxima vez.',
   'signup.passkeyButton': 'Crear una llave de acceso',
   'recovery.startTitle': '¿Has perdido tu llave de acceso?',
   'recovery.startLead': 'Escribe la dirección de correo de tu cuenta. Te enviaremos un código y después podrás crear una llave de acceso nueva.',
   'recovery.startHint': 'Tus otras llaves de acceso siguen funcionando. Puedes quitar la que perdiste en la página de tu cuenta.',
   'recovery.passkeyTitle': 'Crear una llave de acceso nueva',
-  'recovery.passkeyLead': '{email} está confirmado. Crea una llave de acceso nueva en este dispositivo para volver a entrar en tu cuenta.',
+  'recovery.passkeyLead': 'Hemos confirmado {email}. Crea una llave de acceso nueva en este dispositivo para volver a entrar en tu cuenta.',
   'recovery.passkeyButton': 'Crear una llave de acceso nueva',
   'emailStart.send': 'Enviar código',
   'emailStart.back': 'Volver a iniciar sesión',

@@ -55,7 +55,7 @@ describe('hosted pages in German', { skip: browserUnavailable }, () => {
       await expectPage(page, 'Konto erstellen');
       await page.getByLabel('E-Mail-Adresse').fill(email);
       await page.getByRole('button', { name: 'Code senden' }).click();
-      await expectPage(page, 'Sehen Sie in Ihr Postfach');
+      await expectPage(page, 'Prüfen Sie Ihre E-Mails');
       const mail = server.mailbox.sent.filter((m) => m.to === email).at(-1)!;
       assert.match(mail.subject, /ist Ihr Code für Latchkey$/);
       await page.getByLabel('Code').fill(server.mailbox.lastCode(email));
