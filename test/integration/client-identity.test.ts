@@ -120,11 +120,20 @@ describe('the requesting application on approval and enrollment pages', () => {
     token_endpoint_auth_method: 'client_secret_basic',
   };
   const onboarding = { ...apiClient('onboarding', 'users:read users:write enrollments:write'), client_name: 'Acme HR', logo_uri: 'https://cdn.app.example/hr.png' };
+  const tv: ClientMetadata = {
+    client_id: 'tv',
+    client_name: 'Living Room TV',
+    logo_uri: 'https://cdn.app.example/tv.png',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['urn:ietf:params:oauth:grant-type:device_code'],
+    response_types: [],
+    redirect_uris: [],
+  };
   let server: TestServer;
   let token: string;
 
   before(async () => {
-    server = await startLatchkey({ clients: [bank, onboarding], env: { LATCHKEY_LOGO_HOSTS: 'cdn.app.example' } });
+    server = await startLatchkey({ clients: [bank, onboarding, tv], env: { LATCHKEY_LOGO_HOSTS: 'cdn.app.example' } });
     token = await apiToken(server, onboarding, 'users:read users:write enrollments:write');
   });
   after(() => server.close());
@@ -141,6 +150,18 @@ describe('the requesting application on approval and enrollment pages', () => {
     const html = await (await fetch(link)).text();
     assert.match(identity(html), /<img src="https:\/\/cdn.app.example\/bank.svg"[^>]*><span>Application: <strong>Example Bank<\/strong>/);
     assert.match(html, /href="https:\/\/bank.example\/privacy"/);
+  });
+
+  it('names the device’s application once its code is entered, not before', async () => {
+    const started = (await (await fetch(server.url('/device/auth'), { method: 'POST', body: new URLSearchParams({ client_id: 'tv', scope: 'openid' }) })).json()) as { user_code: string };
+    const browser = new HttpClient(server.issuer, { headers: { 'accept-language': 'de' } });
+    const entry = await (await browser.get('/device')).text();
+    assert.doesNotMatch(entry, /client-identity/, 'the code page cannot know the device yet');
+    assert.match(entry, /<h1 id="page-title">Gerät verbinden<\/h1>/);
+    const xsrf = entry.match(/name="xsrf" value="([^"]+)"/)![1]!;
+    const confirm = await (await browser.request('POST', '/device', { form: { xsrf, user_code: started.user_code } })).text();
+    assert.match(confirm, /<h1 id="page-title">Living Room TV verbinden\?<\/h1>/);
+    assert.match(identity(confirm), /tv.png[^>]*><span>Anwendung: <strong>Living Room TV<\/strong>/);
   });
 
   it('names the backend’s application on the enrollment page', async () => {
