@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { de } from '../../src/i18n/de.ts';
 import { en, type Messages } from '../../src/i18n/en.ts';
 import { es } from '../../src/i18n/es.ts';
+import { ConfigError, loadConfig } from '../../src/config/env.ts';
 import { errorMessage, placeholdersOf, translate } from '../../src/i18n/index.ts';
 import { negotiateLocale, parseAcceptLanguage } from '../../src/i18n/negotiate.ts';
 
@@ -49,6 +50,16 @@ describe('language negotiation', () => {
     assert.equal(negotiateLocale({ acceptLanguage: 'fr, it;q=0.8', fallback: 'de' }), 'de');
     assert.equal(negotiateLocale({ acceptLanguage: 'fr, es;q=0.1', fallback: 'de' }), 'es');
     assert.equal(negotiateLocale({ fallback: 'es' }), 'es');
+  });
+});
+
+describe('LATCHKEY_DEFAULT_LOCALE', () => {
+  it('is en unless set to a language Latchkey speaks', () => {
+    assert.equal(loadConfig({}).defaultLocale, 'en');
+    assert.equal(loadConfig({ LATCHKEY_DEFAULT_LOCALE: 'de' }).defaultLocale, 'de');
+    for (const bad of ['fr', 'de-AT', 'EN']) {
+      assert.throws(() => loadConfig({ LATCHKEY_DEFAULT_LOCALE: bad }), (error: unknown) => error instanceof ConfigError && error.variable === 'LATCHKEY_DEFAULT_LOCALE', bad);
+    }
   });
 });
 
