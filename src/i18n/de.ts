@@ -182,7 +182,7 @@ export const de: Messages = {
   'account.noticeRemoved': 'Passkey entfernt. Wir haben Ihnen dazu eine E-Mail geschickt.',
   'account.noticeSessionEnded': 'Diese Sitzung ist abgemeldet.',
   'account.noticeRevoked': 'Zugriff entzogen. Die Anwendung muss Sie erneut fragen, bevor sie Sie anmelden kann.',
-  'account.noticeReauthenticated': 'Danke für die Bestätigung. In den nächsten {minutes} Minuten können Sie Passkeys hinzufügen oder entfernen.',
+  'account.noticeReauthenticated': 'Danke für die Bestätigung. In den nächsten {duration} können Sie Passkeys hinzufügen oder entfernen.',
   'account.notSignedIn': 'Nicht angemeldet',
   'account.callbackState': 'Diese Anmeldung ist abgelaufen oder wurde in einem anderen Tab gestartet.',
   'account.callbackCancelled': 'Sie haben die Anmeldung abgebrochen.',
@@ -289,13 +289,13 @@ export const de: Messages = {
 
   'mail.signupCode.subject': '{code} ist Ihr Code für {product}',
   'mail.signupCode.body':
-    'Ihr Code für {product} lautet: {code}\n\nGeben Sie ihn auf der Registrierungsseite ein, um diese E-Mail-Adresse zu bestätigen. Er ist {minutes} Minuten gültig.\n\nFalls Sie kein Konto erstellen wollten, können Sie diese E-Mail ignorieren.',
+    'Ihr Code für {product} lautet: {code}\n\nGeben Sie ihn auf der Registrierungsseite ein, um diese E-Mail-Adresse zu bestätigen. Er ist {duration} gültig.\n\nFalls Sie kein Konto erstellen wollten, können Sie diese E-Mail ignorieren.',
   'mail.accountExists.subject': 'Sie haben bereits ein Konto bei {product}',
   'mail.accountExists.body':
     'Jemand (hoffentlich Sie) wollte mit dieser E-Mail-Adresse ein Konto bei {product} erstellen,\nSie haben aber bereits eines. Es wurde kein neues Konto erstellt.\n\nZum Anmelden wählen Sie unter {issuer} „Mit Passkey anmelden“.\nFalls Sie sich nicht registrieren wollten, können Sie diese E-Mail ignorieren.',
   'mail.recoveryCode.subject': '{code} ist Ihr Wiederherstellungscode für {product}',
   'mail.recoveryCode.body':
-    'Ihr Wiederherstellungscode für {product} lautet: {code}\n\nGeben Sie ihn auf der Seite „Passkey verloren?“ ein, um einen neuen Passkey zu erstellen. Er ist {minutes} Minuten gültig.\n\nFalls Sie das nicht angefordert haben, ignorieren Sie diese E-Mail: Ohne Zugang zu Ihrem Postfach kann niemand den Code verwenden.',
+    'Ihr Wiederherstellungscode für {product} lautet: {code}\n\nGeben Sie ihn auf der Seite „Passkey verloren?“ ein, um einen neuen Passkey zu erstellen. Er ist {duration} gültig.\n\nFalls Sie das nicht angefordert haben, ignorieren Sie diese E-Mail: Ohne Zugang zu Ihrem Postfach kann niemand den Code verwenden.',
   'mail.recoveryNoAccount.subject': 'Kontowiederherstellung bei {product}',
   'mail.recoveryNoAccount.body':
     'Jemand (hoffentlich Sie) wollte mit dieser E-Mail-Adresse ein Konto bei {product} wiederherstellen,\nes gibt dafür aber kein aktives Konto. Um eines zu erstellen, wählen Sie bei Ihrer nächsten Anmeldung „Konto erstellen“.\n\nFalls Sie das nicht angefordert haben, können Sie diese E-Mail ignorieren.',

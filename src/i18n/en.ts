@@ -199,7 +199,7 @@ export const en = {
   'account.noticeRemoved': 'Passkey removed. We sent you an email about it.',
   'account.noticeSessionEnded': 'That session is signed out.',
   'account.noticeRevoked': 'Access revoked. The application has to ask you again before it can sign you in.',
-  'account.noticeReauthenticated': 'Thanks for confirming it’s you. You can add or remove passkeys for the next {minutes} minutes.',
+  'account.noticeReauthenticated': 'Thanks for confirming it’s you. You can add or remove passkeys for the next {duration}.',
   'account.notSignedIn': 'Not signed in',
   'account.callbackState': 'This sign-in has expired or was started in another tab.',
   'account.callbackCancelled': 'You cancelled signing in.',
@@ -303,13 +303,13 @@ export const en = {
   // Mail
   'mail.signupCode.subject': '{code} is your {product} code',
   'mail.signupCode.body':
-    'Your {product} code is: {code}\n\nEnter it on the sign-up page to confirm this email address. It expires in {minutes} minutes.\n\nIf you did not try to create an account, you can ignore this email.',
+    'Your {product} code is: {code}\n\nEnter it on the sign-up page to confirm this email address. It expires in {duration}.\n\nIf you did not try to create an account, you can ignore this email.',
   'mail.accountExists.subject': 'You already have a {product} account',
   'mail.accountExists.body':
     'Someone (hopefully you) tried to create a {product} account with this email address,\nbut you already have one. No new account was created.\n\nTo sign in, choose "Sign in with a passkey" at {issuer}.\nIf you did not try to sign up, you can ignore this email.',
   'mail.recoveryCode.subject': '{code} is your {product} recovery code',
   'mail.recoveryCode.body':
-    'Your {product} recovery code is: {code}\n\nEnter it on the "Lost your passkey?" page to create a new passkey. It expires in {minutes} minutes.\n\nIf you did not ask for this, ignore this email: nobody can use the code without access to your mailbox.',
+    'Your {product} recovery code is: {code}\n\nEnter it on the "Lost your passkey?" page to create a new passkey. It expires in {duration}.\n\nIf you did not ask for this, ignore this email: nobody can use the code without access to your mailbox.',
   'mail.recoveryNoAccount.subject': '{product} account recovery',
   'mail.recoveryNoAccount.body':
     'Someone (hopefully you) asked to recover a {product} account with this email address,\nbut there is no active account for it. To create one, choose "Create account" when you next sign in.\n\nIf you did not ask for this, you can ignore this email.',

@@ -183,7 +183,7 @@ export const es: Messages = {
   'account.noticeRemoved': 'Llave de acceso quitada. Te hemos enviado un correo para avisarte.',
   'account.noticeSessionEnded': 'Se ha cerrado esa sesión.',
   'account.noticeRevoked': 'Acceso retirado. La aplicación tendrá que volver a pedirte permiso antes de poder iniciar tu sesión.',
-  'account.noticeReauthenticated': 'Gracias por confirmar que eres tú. Puedes añadir o quitar llaves de acceso durante los próximos {minutes} minutos.',
+  'account.noticeReauthenticated': 'Gracias por confirmar que eres tú. Puedes añadir o quitar llaves de acceso durante los próximos {duration}.',
   'account.notSignedIn': 'No has iniciado sesión',
   'account.callbackState': 'Este inicio de sesión ha caducado o se empezó en otra pestaña.',
   'account.callbackCancelled': 'Has cancelado el inicio de sesión.',
@@ -283,13 +283,13 @@ export const es: Messages = {
 
   'mail.signupCode.subject': '{code} es tu código de {product}',
   'mail.signupCode.body':
-    'Tu código de {product} es: {code}\n\nEscríbelo en la página de registro para confirmar esta dirección de correo. Caduca en {minutes} minutos.\n\nSi no intentabas crear una cuenta, puedes ignorar este correo.',
+    'Tu código de {product} es: {code}\n\nEscríbelo en la página de registro para confirmar esta dirección de correo. Caduca en {duration}.\n\nSi no intentabas crear una cuenta, puedes ignorar este correo.',
   'mail.accountExists.subject': 'Ya tienes una cuenta de {product}',
   'mail.accountExists.body':
     'Alguien (esperamos que tú) ha intentado crear una cuenta de {product} con esta dirección de correo,\npero ya tienes una. No se ha creado ninguna cuenta nueva.\n\nPara iniciar sesión, elige «Iniciar sesión con una llave de acceso» en {issuer}.\nSi no intentabas registrarte, puedes ignorar este correo.',
   'mail.recoveryCode.subject': '{code} es tu código de recuperación de {product}',
   'mail.recoveryCode.body':
-    'Tu código de recuperación de {product} es: {code}\n\nEscríbelo en la página «¿Has perdido tu llave de acceso?» para crear una llave nueva. Caduca en {minutes} minutos.\n\nSi no lo has pedido tú, ignora este correo: nadie puede usar el código sin acceso a tu buzón.',
+    'Tu código de recuperación de {product} es: {code}\n\nEscríbelo en la página «¿Has perdido tu llave de acceso?» para crear una llave nueva. Caduca en {duration}.\n\nSi no lo has pedido tú, ignora este correo: nadie puede usar el código sin acceso a tu buzón.',
   'mail.recoveryNoAccount.subject': 'Recuperación de la cuenta de {product}',
   'mail.recoveryNoAccount.body':
     'Alguien (esperamos que tú) ha pedido recuperar una cuenta de {product} con esta dirección de correo,\npero no hay ninguna cuenta activa con ella. Para crear una, elige «Crear cuenta» la próxima vez que inicies sesión.\n\nSi no lo has pedido tú, puedes ignorar este correo.',

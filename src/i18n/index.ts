@@ -38,6 +38,11 @@ export function scriptMessages(locale: Locale): Record<string, string> {
   return Object.fromEntries(Object.entries(catalogue).filter(([key]) => key.startsWith('js.')).map(([key, text]) => [key.slice(3), text]));
 }
 
+/** A number of minutes in words, with the language's plural: "1 minute", "10 Minuten", "5 minutos". */
+export function formatMinutes(locale: Locale, minutes: number): string {
+  return new Intl.NumberFormat(locale, { style: 'unit', unit: 'minute', unitDisplay: 'long' }).format(minutes);
+}
+
 /** Dates and times for people, in the language's own format, in UTC (the page script switches to the browser's zone). */
 export function formatDateTime(locale: Locale, at: number | Date, timeZone = 'UTC'): string {
   return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone }).format(at);

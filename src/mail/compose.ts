@@ -1,4 +1,4 @@
-import { formatDateTime, translate, type Locale, type MessageKey, type MessageParams } from '../i18n/index.ts';
+import { formatDateTime, formatMinutes, translate, type Locale, type MessageKey, type MessageParams } from '../i18n/index.ts';
 import { negotiateLocale } from '../i18n/negotiate.ts';
 import type { MailMessage } from '../domain/mailer.ts';
 
@@ -31,6 +31,11 @@ export class MailWriter {
   /** A time in the mail's language, in UTC (a mail cannot know the reader's zone). */
   time(at: number | Date): string {
     return `${formatDateTime(this.locale, at)} UTC`;
+  }
+
+  /** A number of minutes in the mail's language, plural included. */
+  minutes(count: number): string {
+    return formatMinutes(this.locale, count);
   }
 
   /** A mail: subject and paragraphs, then the shared footer. */

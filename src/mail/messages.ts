@@ -9,7 +9,7 @@ export function createMessages(branding: MailBranding): SignupMessages & Recover
   return {
     recoveryCode(to, code, minutes, locale) {
       const w = writer(locale);
-      return w.mail(to, 'mail.recoveryCode.subject', [w.text('mail.recoveryCode.body', { code, minutes })], { code });
+      return w.mail(to, 'mail.recoveryCode.subject', [w.text('mail.recoveryCode.body', { code, duration: w.minutes(minutes) })], { code });
     },
     recoveryNoAccount(to, locale) {
       const w = writer(locale);
@@ -21,7 +21,7 @@ export function createMessages(branding: MailBranding): SignupMessages & Recover
     },
     signupCode(to, code, minutes, locale) {
       const w = writer(locale);
-      return w.mail(to, 'mail.signupCode.subject', [w.text('mail.signupCode.body', { code, minutes })], { code });
+      return w.mail(to, 'mail.signupCode.subject', [w.text('mail.signupCode.body', { code, duration: w.minutes(minutes) })], { code });
     },
     accountExists(to, locale) {
       const w = writer(locale);

@@ -6,7 +6,7 @@ import { de } from '../../src/i18n/de.ts';
 import { en, type Messages } from '../../src/i18n/en.ts';
 import { es } from '../../src/i18n/es.ts';
 import { ConfigError, loadConfig } from '../../src/config/env.ts';
-import { errorMessage, placeholdersOf, translate } from '../../src/i18n/index.ts';
+import { errorMessage, formatMinutes, placeholdersOf, translate } from '../../src/i18n/index.ts';
 import { negotiateLocale, parseAcceptLanguage } from '../../src/i18n/negotiate.ts';
 
 const translations: Record<string, Messages> = { de, es };
@@ -66,6 +66,13 @@ describe('LATCHKEY_DEFAULT_LOCALE', () => {
 describe('messages', () => {
   it('fill in their placeholders', () => {
     assert.equal(translate('de', 'login.title', { client: 'Beispiel' }), 'Bei Beispiel anmelden');
+  });
+
+  it('say durations with the language’s plural', () => {
+    assert.deepEqual([1, 10].map((n) => formatMinutes('en', n)), ['1 minute', '10 minutes']);
+    assert.deepEqual([1, 10].map((n) => formatMinutes('de', n)), ['1 Minute', '10 Minuten']);
+    assert.deepEqual([1, 10].map((n) => formatMinutes('es', n)), ['1 minuto', '10 minutos']);
+    assert.match(translate('de', 'mail.signupCode.body', { code: '123456', duration: formatMinutes('de', 1), product: 'X' }), /Er ist 1 Minute gültig/);
   });
 
   it('give every domain error its sentence in each language, English unchanged', () => {

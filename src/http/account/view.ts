@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import type { AccountOverview, SignInMethod } from '../../domain/account/self-service.ts';
 import { PASSKEY_NAME_MAX } from '../../domain/account/passkey-names.ts';
-import { formatDateTime, translate, type Locale, type MessageKey } from '../../i18n/index.ts';
+import { formatDateTime, formatMinutes, translate, type Locale, type MessageKey } from '../../i18n/index.ts';
 import { describeScope } from '../interactions/consent.ts';
 
 const FLASH_COOKIE = 'latchkey.account.flash';
@@ -76,7 +76,7 @@ const NOTICE_TEXT: Record<Notice, MessageKey> = {
 };
 
 function noticeText(locale: Locale, notice: Notice | undefined, reauthSeconds: number): string | undefined {
-  return notice === undefined ? undefined : translate(locale, NOTICE_TEXT[notice], { minutes: Math.round(reauthSeconds / 60) });
+  return notice === undefined ? undefined : translate(locale, NOTICE_TEXT[notice], { duration: formatMinutes(locale, Math.round(reauthSeconds / 60)) });
 }
 
 /** Everything account.njk shows, already worded; the template only lays it out (and escapes it). */
