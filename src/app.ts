@@ -14,6 +14,7 @@ import type { Clock } from './domain/clock.ts';
 import { EmailCodes } from './domain/email-codes.ts';
 import type { Mailer } from './domain/mailer.ts';
 import { PasskeyCeremonies } from './domain/passkeys/ceremonies.ts';
+import { AuthenticatorStatuses } from './domain/passkeys/authenticator-status.ts';
 import { SignIn } from './domain/signin.ts';
 import { Recovery } from './domain/recovery.ts';
 import { Signup } from './domain/signup.ts';
@@ -133,6 +134,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
     new KnexChallengeRepository(db),
     passkeys,
     clock,
+    AuthenticatorStatuses.from(mds),
   );
   const codes = new EmailCodes(new KnexEmailCodeRepository(db), { ttlSeconds: config.emailCodeTtl, maxAttempts: config.emailCodeMaxAttempts }, clock);
   // Secrets derived from the first cookie secret, so each purpose has its own, none is stored

@@ -13,6 +13,8 @@ export interface MdsModel {
   readonly icon?: string;
   /** The newest FIDO certification status, e.g. FIDO_CERTIFIED_L1; or a revocation such as REVOKED. */
   readonly status?: string;
+  /** Every status ever reported, oldest first (compromises are enforced from these). */
+  readonly statusReports: readonly string[];
   /** Attestation root certificates for this model (base64 DER). */
   readonly attestationRoots: readonly string[];
   /** The whole metadata statement, for @simplewebauthn/server's attestation checks. */
@@ -45,10 +47,11 @@ export function parseMdsBlob(blob: string, rootPem: string): Promise<MdsModel[]>
       const name = typeof statement.description === 'string' && statement.description.trim() ? statement.description.trim().slice(0, 100) : 'Security key';
       const icon = typeof statement.icon === 'string' && statement.icon.length <= 100_000 && DATA_IMAGE.test(statement.icon) ? statement.icon : undefined;
       const reports = Array.isArray(entry.statusReports) ? entry.statusReports : [];
-      const newest = [...reports]
+      const statusReports = reports
         .filter((r) => typeof r.status === 'string')
         .sort((a, b) => String(a.effectiveDate ?? '').localeCompare(String(b.effectiveDate ?? '')))
-        .at(-1);
+        .map((r) => String(r.status));
+      const newest = statusReports.at(-1);
       const roots = Array.isArray(statement.attestationRootCertificates)
         ? statement.attestationRootCertificates.filter((c): c is string => typeof c === 'string' && /^[A-Za-z0-9+/=]+$/.test(c))
         : [];
@@ -56,7 +59,8 @@ export function parseMdsBlob(blob: string, rootPem: string): Promise<MdsModel[]>
         aaguid,
         name,
         ...(icon ? { icon } : {}),
-        ...(newest ? { status: String(newest.status) } : {}),
+        ...(newest ? { status: newest } : {}),
+        statusReports,
         attestationRoots: roots,
         statement: { ...(statement as object), aaguid } as MetadataStatement,
       });

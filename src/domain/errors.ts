@@ -16,6 +16,7 @@ export const ERROR_STATUS = {
   passkey_user_verification_required: 400,
   passkey_wrong_account: 400,
   passkey_not_allowed: 400,
+  passkey_model_compromised: 400,
   account_disabled: 403,
   csrf_failed: 403,
   rate_limited: 429,

@@ -245,6 +245,8 @@ export const de: Messages = {
   'error.passkey_not_allowed.deviceBound':
     'Diese Anwendung braucht einen Passkey, der auf einem Gerät bleibt, etwa einen Sicherheitsschlüssel. Synchronisierte Passkeys werden nicht akzeptiert.',
   'error.passkey_not_allowed.organisation': 'Diese Anwendung akzeptiert nur Sicherheitsschlüssel, die Ihre Organisation ausgegeben hat.',
+  'error.passkey_model_compromised': 'Diese Art von Sicherheitsschlüssel wurde als unsicher gemeldet. Nehmen Sie einen anderen Passkey oder Sicherheitsschlüssel.',
+  'error.passkey_model_compromised.signIn': 'Das Modell dieses Passkeys wurde als unsicher gemeldet, deshalb können Sie sich damit nicht mehr anmelden. Nehmen Sie einen anderen Passkey oder wählen Sie „Passkey verloren?“, um einen neuen zu erstellen.',
   'error.account_disabled': 'Dieses Konto ist deaktiviert.',
   'error.account_disabled.support': 'Dieses Konto ist deaktiviert. Wenden Sie sich an den Support der Anwendung.',
   'error.account_disabled.recovery': 'Dieses Konto kann nicht wiederhergestellt werden. Wenden Sie sich an den Support.',

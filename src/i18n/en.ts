@@ -261,6 +261,8 @@ export const en = {
   'error.passkey_not_allowed': 'This application does not accept this kind of passkey. Use another device or security key.',
   'error.passkey_not_allowed.deviceBound': 'This application needs a passkey that stays on one device, such as a security key. Synced passkeys are not accepted.',
   'error.passkey_not_allowed.organisation': 'This application only accepts security keys issued by your organisation.',
+  'error.passkey_model_compromised': 'This kind of security key has been reported as unsafe. Use another passkey or security key.',
+  'error.passkey_model_compromised.signIn': 'This passkey’s model has been reported as unsafe, so it can no longer sign you in. Use another passkey, or “Lost your passkey?” to make a new one.',
   'error.account_disabled': 'This account is disabled.',
   'error.account_disabled.support': 'This account is disabled. Contact the application’s support.',
   'error.account_disabled.recovery': 'This account cannot be recovered. Contact support.',

@@ -243,6 +243,8 @@ export const es: Messages = {
   'error.passkey_not_allowed.deviceBound':
     'Esta aplicación necesita una llave de acceso que se quede en un solo dispositivo, como una llave de seguridad. No acepta llaves sincronizadas.',
   'error.passkey_not_allowed.organisation': 'Esta aplicación solo acepta llaves de seguridad emitidas por tu organización.',
+  'error.passkey_model_compromised': 'Este tipo de llave de seguridad se ha notificado como insegura. Usa otra llave de acceso u otra llave de seguridad.',
+  'error.passkey_model_compromised.signIn': 'El modelo de esta llave de acceso se ha notificado como inseguro, así que ya no puede iniciar tu sesión. Usa otra llave de acceso o elige «¿Has perdido tu llave de acceso?» para crear una nueva.',
   'error.account_disabled': 'Esta cuenta está desactivada.',
   'error.account_disabled.support': 'Esta cuenta está desactivada. Contacta con el servicio de asistencia de la aplicación.',
   'error.account_disabled.recovery': 'Esta cuenta no se puede recuperar. Contacta con el servicio de asistencia.',

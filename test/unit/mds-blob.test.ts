@@ -37,7 +37,7 @@ describe('FIDO MDS BLOB', () => {
     const models = await parseMdsBlob(blob, ca.rootPem);
     assert.equal(models.length, 2, 'the U2F entry without an AAGUID is skipped');
     const { statement, ...model } = models[0]!;
-    assert.deepEqual(model, { aaguid: YUBIKEY, name: 'YubiKey 5 Series', icon: ICON, status: 'FIDO_CERTIFIED_L2', attestationRoots: ['MIIBroot='] });
+    assert.deepEqual(model, { aaguid: YUBIKEY, name: 'YubiKey 5 Series', icon: ICON, status: 'FIDO_CERTIFIED_L2', statusReports: ['FIDO_CERTIFIED_L1', 'FIDO_CERTIFIED_L2'], attestationRoots: ['MIIBroot='] });
     assert.equal(statement.description, 'YubiKey 5 Series');
     assert.equal(models[1]!.icon, undefined, 'icons that are not data: images are dropped');
   });

@@ -16,6 +16,7 @@ import { isoCBOR } from '@simplewebauthn/server/helpers';
 import type { AcrNames } from '../../config/env.ts';
 import type { AuthContext } from '../auth-context.ts';
 import { assertNotEmbedded, isCredentialId, readClientData } from './client-data.ts';
+import { AuthenticatorStatuses } from './authenticator-status.ts';
 import { assertRegistrationAllowed, authContextUnderPolicy, DEFAULT_POLICY, type PasskeyPolicy } from './policy.ts';
 import { SUPPORTED_ALGORITHMS, type RelyingParty } from './relying-party.ts';
 import type { CeremonyPurpose, ChallengeContext, ChallengeRecord, ChallengeRepository, Passkey, PasskeyRepository } from './types.ts';
@@ -61,6 +62,8 @@ export class PasskeyCeremonies {
     private readonly challenges: ChallengeRepository,
     private readonly passkeys: PasskeyRepository,
     private readonly clock: Clock,
+    /** FIDO MDS reports against authenticator models (none without LATCHKEY_MDS_BLOB). */
+    private readonly statuses: AuthenticatorStatuses = AuthenticatorStatuses.none,
   ) {}
 
   async registrationOptions(request: RegistrationRequest, policy: PasskeyPolicy = DEFAULT_POLICY): Promise<PublicKeyCredentialCreationOptionsJSON> {
@@ -113,6 +116,7 @@ export class PasskeyCeremonies {
       throw new DomainError('passkey_already_registered', 'This passkey is already registered.');
     }
     const attestationChain = attestationCertificates(info.attestationObject);
+    this.statuses.assertMayRegister(info.aaguid);
     assertRegistrationAllowed(policy, { aaguid: info.aaguid, backupEligible: info.credentialDeviceType === 'multiDevice', attestationChain });
     return {
       userHandle: record.context.userHandle,
@@ -200,6 +204,7 @@ export class PasskeyCeremonies {
     }
     const info = result.authenticationInfo;
     if (!result.verified) throw new DomainError('passkey_verification_failed', 'The passkey could not be verified.');
+    this.statuses.assertMaySignIn(passkey.aaguid);
     const context = authContextUnderPolicy(
       policy,
       {
