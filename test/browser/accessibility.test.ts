@@ -22,9 +22,12 @@ import {
   addCredentials,
   addVirtualAuthenticator,
   alertText,
+  assertVisibleFocus,
   browserUnavailable,
+  describeFocused,
   disablePasskeyAutofill,
   expectSignInPage,
+  focusedElement,
   newContext,
   signUp,
   startBrowserSuite,
@@ -145,17 +148,7 @@ describe('accessibility of the hosted pages', { skip: browserUnavailable }, () =
       await page.goto(request.url.href);
       await expectSignInPage(page, server);
 
-      const focused = () =>
-        page.evaluate(`(() => {
-          const e = document.activeElement;
-          if (!e || e === document.body) return null;
-          const style = getComputedStyle(e);
-          return {
-            tag: e.tagName.toLowerCase(), text: (e.textContent || '').trim(),
-            focusVisible: e.matches(':focus-visible'),
-            outlineStyle: style.outlineStyle, outlineWidth: parseFloat(style.outlineWidth), outlineColor: style.outlineColor,
-          };
-        })()`) as Promise<{ tag: string; text: string; focusVisible: boolean; outlineStyle: string; outlineWidth: number; outlineColor: string } | null>;
+      const focused = () => focusedElement(page);
 
       // Tab to "Sign in with a passkey", seeing a focus ring on every control on the way.
       const path: string[] = [];
@@ -163,11 +156,8 @@ describe('accessibility of the hosted pages', { skip: browserUnavailable }, () =
       for (let i = 0; i < 10 && !target; i++) {
         await page.keyboard.press('Tab');
         const element = await focused();
-        assert.ok(element, 'Tab moves the focus to a control');
-        path.push(`${element.tag} "${element.text}"`);
-        assert.ok(element.focusVisible, `${element.tag} "${element.text}" matches :focus-visible after Tab`);
-        assert.notEqual(element.outlineStyle, 'none', `${element.tag} "${element.text}" shows an outline when focused`);
-        assert.ok(element.outlineWidth >= 2, `${element.tag} "${element.text}" outline is at least 2px (${element.outlineWidth}px)`);
+        assertVisibleFocus(element);
+        path.push(describeFocused(element));
         if (element.tag === 'button' && element.text === 'Sign in with a passkey') target = element;
       }
       assert.ok(target, `Tab reaches "Sign in with a passkey" (focus went: ${path.join(' → ')})`);

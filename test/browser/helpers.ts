@@ -292,6 +292,55 @@ export async function alertText(page: Page): Promise<string> {
   return (await alert.textContent())?.trim() ?? '';
 }
 
+/** The element that has the keyboard focus, as a keyboard user meets it, with how its focus shows. */
+export interface FocusedElement {
+  readonly tag: string;
+  readonly id: string;
+  /** Its visible text (for a control, its text content). */
+  readonly text: string;
+  /** A short accessible name: aria-label, else its label's text, else its text. */
+  readonly name: string;
+  readonly focusVisible: boolean;
+  readonly outlineStyle: string;
+  readonly outlineWidth: number;
+  readonly outlineColor: string;
+}
+
+/** The focused element, or null when the focus is on nothing (the document's body). */
+export async function focusedElement(page: Page): Promise<FocusedElement | null> {
+  // A string, not a function: tsx would compile a function with helpers the page lacks.
+  return page.evaluate(`(() => {
+    const e = document.activeElement;
+    if (!e || e === document.body || e === document.documentElement) return null;
+    const style = getComputedStyle(e);
+    const text = (e.textContent || '').trim().replace(/\\s+/g, ' ');
+    const label = e.getAttribute('aria-label') || (e.labels && e.labels[0] ? e.labels[0].textContent.trim() : '') || text;
+    return {
+      tag: e.tagName.toLowerCase(), id: e.id, text, name: label,
+      focusVisible: e.matches(':focus-visible'),
+      outlineStyle: style.outlineStyle, outlineWidth: parseFloat(style.outlineWidth), outlineColor: style.outlineColor,
+    };
+  })()`);
+}
+
+/** One line naming a focused element in a failure message: `button "Allow"`, `input#code "Code"`. */
+export function describeFocused(element: FocusedElement | null): string {
+  return element ? `${element.tag}${element.id ? `#${element.id}` : ''} "${element.name}"` : '(nothing: the page itself)';
+}
+
+/**
+ * The focused element shows a visible focus indicator (WCAG 2.4.7): it matches :focus-visible
+ * and draws an outline of at least 2 px in a colour that is not transparent.
+ */
+export function assertVisibleFocus(element: FocusedElement | null): asserts element is FocusedElement {
+  assert.ok(element, 'the focus is on a control');
+  const what = describeFocused(element);
+  assert.ok(element.focusVisible, `${what} matches :focus-visible`);
+  assert.notEqual(element.outlineStyle, 'none', `${what} shows an outline when focused`);
+  assert.ok(element.outlineWidth >= 2, `${what} outline is at least 2px (${element.outlineWidth}px)`);
+  assert.doesNotMatch(element.outlineColor, /^(transparent|rgba\(.*,\s*0\))$/, `${what} outline has a colour (${element.outlineColor})`);
+}
+
 /** What a browser suite runs against: Latchkey, an application receiving its callbacks, that application's registration, and Chromium. */
 export interface BrowserSuite {
   server: TestServer;
