@@ -246,7 +246,7 @@ describe('account page', () => {
       for (const name of ['x'.repeat(65), '   ', '']) {
         const refused = await form(ada.browser, '/account/passkeys/rename', { passkey: id, name }, csrf);
         assert.equal(refused.status, 400, `name of ${name.length} characters`);
-        assert.match(await refused.text(), /<div role="alert" class="status error" id="page-error"><p>(A passkey name can be at most 64|Enter a name)/);
+        assert.match(await refused.text(), /<div role="alert" class="status error" id="page-error" tabindex="-1" autofocus><p>(A passkey name can be at most 64|Enter a name)/);
       }
       const exactly = await form(ada.browser, '/account/passkeys/rename', { passkey: id, name: 'é'.repeat(64) }, csrf);
       assert.equal(exactly.status, 303, '64 characters is fine');
@@ -403,7 +403,7 @@ describe('account page', () => {
       const id = authenticator.credentials[0]!.id;
       const refused = await form(http, '/account/passkeys/remove', { passkey: id }, page.csrf);
       assert.equal(refused.status, 409);
-      assert.match(await refused.text(), /<div role="alert" class="status error" id="page-error"><p>This is your only passkey/);
+      assert.match(await refused.text(), /<div role="alert" class="status error" id="page-error" tabindex="-1" autofocus><p>This is your only passkey/);
       const problem = await json(http, '/account/passkeys/remove', { passkey: id }, page.csrf);
       assert.equal(((await problem.json()) as { code: string }).code, 'last_passkey');
       assert.ok(await strict.db('passkeys').where({ id }).first(), 'still there');

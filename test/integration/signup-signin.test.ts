@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
 import { SoftwareAuthenticator } from '../helpers/authenticator.ts';
 import { startLatchkey, type TestServer } from '../helpers/app.ts';
-import { finishAtApplication, openInteraction, signInWithPasskey, signUp } from '../helpers/flows.ts';
+import { finishAtApplication, openInteraction, postForm, signInWithPasskey, signUp } from '../helpers/flows.ts';
 import { HttpClient } from '../helpers/http.ts';
 import { authorizationRequest, redeem, registerRelyingParty } from '../helpers/rp.ts';
 import { DATABASE_KINDS } from '../helpers/databases.ts';
@@ -18,6 +18,24 @@ for (const database of DATABASE_KINDS) {
       rp = await registerRelyingParty(server);
     });
     after(() => server.close());
+
+    it('shows an address the server refuses next to the field, with what was typed, and no mail goes out', async () => {
+      const http = new HttpClient(server.issuer);
+      const page = await openInteraction(http, (await authorizationRequest(rp)).url.href);
+      const mails = server.mailbox.sent.length;
+      // A browser accepts this address (type="email"); the server does not.
+      for (const path of ['/signup', '/recovery']) {
+        const refused = await postForm(http, page, path, { email: 'name@localhost' });
+        assert.equal(refused.status, 400, path);
+        const html = await refused.text();
+        assert.match(html, /<div role="alert" class="status error" id="email-error">[^<]+<\/div>/, path);
+        assert.match(html, /value="name@localhost"[^>]*aria-invalid="true" autofocus/, path);
+        assert.match(html, new RegExp(`action="/interaction/${page.uid}${path}"`), 'the same form, to try again');
+      }
+      assert.equal(server.mailbox.sent.length, mails);
+      const accepted = await postForm(http, page, '/signup', { email: 'fixed@example.com' });
+      assert.equal(accepted.status, 303);
+    });
 
     it('signs up at the email-code level, then signs in with the passkey at phrh', async () => {
       const http = new HttpClient(server.issuer);

@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { AuthContext } from '../../domain/auth-context.ts';
 import type { EmailProvenPasskeyFlow } from '../../domain/email-proven-flow.ts';
@@ -7,7 +8,7 @@ import { errorMessage, translate, type MessageKey } from '../../i18n/index.ts';
 import type { ClientPresenter } from '../client-view.ts';
 import { localeOf } from '../locale.ts';
 import type { Render } from '../views.ts';
-import { clientView, finishAsJson, loadInteraction, policyOf, requirePrompt } from './context.ts';
+import { clientView, finishAsJson, loadInteraction, policyOf, requirePrompt, type Interaction } from './context.ts';
 
 /** The words of one email-proven flow's pages (catalogue keys). */
 export interface FlowTexts {
@@ -30,6 +31,20 @@ export interface EmailFlowRoute {
 type LoginResult = (accountId: string, context: AuthContext) => Parameters<typeof finishAsJson>[2];
 
 /**
+ * The status to re-show a form with, when `error` is the person's to fix (a wrong code, an
+ * address the server refuses); undefined when it belongs on the error page (5xx, JSON callers).
+ */
+function fixableOnForm(ctx: Context, error: unknown): number | undefined {
+  const status = (error as { status?: number }).status;
+  if (ctx.accepts('html', 'json') === 'json' || status === undefined || status >= 500 || status === 429) return undefined;
+  return status;
+}
+
+function errorText(ctx: Context, error: unknown): string {
+  return errorMessage(localeOf(ctx), (error as { code?: string }).code ?? 'invalid_request', (error as Error).message, { max: PASSKEY_NAME_MAX });
+}
+
+/**
  * Registers the pages of an email-proven passkey flow: email → code → create a passkey.
  * Sign-up and recovery differ only in their domain service and their words.
  */
@@ -38,19 +53,40 @@ export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: 
   const { path, flow, texts } = route;
   const base = (uid: string) => `/interaction/${uid}/${path}`;
 
-  router.get(`/${path}`, async (ctx) => {
-    const interaction = await loadInteraction(provider, ctx);
-    const client = await clientView(provider, deps.present, interaction);
-    ctx.set('Cache-Control', 'no-store');
+  const startPage = async (ctx: Context, interaction: Interaction, shown: { email?: string; error?: string } = {}) => {
     const locale = localeOf(ctx);
-    ctx.body = render('email-start.njk', locale, { title: translate(locale, texts.startTitle), texts, action: base(interaction.uid), uid: interaction.uid, client, csrfToken: ctx.state.csrfToken });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = render('email-start.njk', locale, {
+      title: translate(locale, texts.startTitle),
+      texts,
+      action: base(interaction.uid),
+      uid: interaction.uid,
+      client: await clientView(provider, deps.present, interaction),
+      csrfToken: ctx.state.csrfToken,
+      ...shown,
+    });
+  };
+
+  router.get(`/${path}`, async (ctx) => {
+    await startPage(ctx, await loadInteraction(provider, ctx));
   });
 
   router.post(`/${path}`, async (ctx) => {
     const interaction = await loadInteraction(provider, ctx);
     requirePrompt(interaction, 'login');
-    // The mail speaks the language negotiated for this interaction.
-    const email = await flow.start(interaction.uid, (ctx.request.body as { email?: unknown }).email, localeOf(ctx));
+    const entered = (ctx.request.body as { email?: unknown }).email;
+    let email: string;
+    try {
+      // The mail speaks the language negotiated for this interaction.
+      email = await flow.start(interaction.uid, entered, localeOf(ctx));
+    } catch (error) {
+      // An address the server refuses is shown next to the field, with what was typed.
+      const status = fixableOnForm(ctx, error);
+      if (status === undefined) throw error;
+      ctx.status = status;
+      await startPage(ctx, interaction, { email: typeof entered === 'string' ? entered.slice(0, 320) : '', error: errorText(ctx, error) });
+      return;
+    }
     ctx.status = 303;
     ctx.redirect(`${base(interaction.uid)}/code?email=${encodeURIComponent(email)}`);
   });
@@ -72,8 +108,8 @@ export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: 
       await flow.verifyCode(interaction.uid, form.code);
     } catch (error) {
       // A wrong code re-shows the form with the message, so the person can try again.
-      const status = (error as { status?: number }).status;
-      if (ctx.accepts('html', 'json') === 'json' || status === undefined || status >= 500) throw error;
+      const status = fixableOnForm(ctx, error);
+      if (status === undefined) throw error;
       ctx.status = status;
       const locale = localeOf(ctx);
       ctx.body = render('email-code.njk', locale, {
@@ -82,7 +118,7 @@ export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: 
         uid: interaction.uid,
         client: await clientView(provider, deps.present, interaction),
         email: typeof form.email === 'string' ? form.email : '',
-        error: errorMessage(locale, (error as { code?: string }).code ?? 'invalid_request', (error as Error).message, { max: PASSKEY_NAME_MAX }),
+        error: errorText(ctx, error),
         csrfToken: ctx.state.csrfToken,
       });
       return;
