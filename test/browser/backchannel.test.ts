@@ -11,22 +11,13 @@ import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import type { ClientMetadata } from 'oidc-provider';
 import type { Browser } from 'playwright-core';
-import { api, apiClient, apiToken } from '../helpers/api.ts';
+import { api, apiClient, apiToken, cibaClient } from '../helpers/api.ts';
 import { startLatchkey, type TestServer } from '../helpers/app.ts';
 import { startPingReceiver, type PingReceiver } from '../helpers/ping-receiver.ts';
 import { addVirtualAuthenticator, browserUnavailable, disablePasskeyAutofill, expectPage, launchBrowser, newContext } from './helpers.ts';
 
 const admin = apiClient('onboarding', 'users:write enrollments:write');
-const bank: ClientMetadata = {
-  client_id: 'bank',
-  client_secret: 'bank-secret-0123456789abcdefghijklmnopqrstuvwxyz',
-  client_name: 'Example Bank',
-  grant_types: ['urn:openid:params:grant-type:ciba'],
-  response_types: [],
-  redirect_uris: [],
-  backchannel_token_delivery_mode: 'poll',
-  authorization_details_types: ['transfer'],
-};
+const bank = cibaClient('bank');
 
 const pinged: ClientMetadata = { ...bank, client_id: 'pinged-bank', backchannel_token_delivery_mode: 'ping' };
 

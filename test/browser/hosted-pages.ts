@@ -11,7 +11,7 @@ import type { ClientMetadata } from 'oidc-provider';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type * as oidc from 'openid-client';
 import type { TestServer } from '../helpers/app.ts';
-import { api, apiClient, apiToken } from '../helpers/api.ts';
+import { api, apiClient, apiToken, cibaClient } from '../helpers/api.ts';
 import { authorizationRequest } from '../helpers/rp.ts';
 import {
   addVirtualAuthenticator,
@@ -59,19 +59,10 @@ export const WALK_CLIENTS: ClientMetadata[] = [
     response_types: [],
     redirect_uris: [],
   },
-  {
-    client_id: 'walk-bank',
-    client_secret: 'walk-bank-secret-0123456789abcdefghijklmnop',
-    client_name: 'Example Bank',
-    grant_types: ['urn:openid:params:grant-type:ciba'],
-    response_types: [],
-    redirect_uris: [],
-    backchannel_token_delivery_mode: 'poll',
-    authorization_details_types: ['transfer'],
-    token_endpoint_auth_method: 'client_secret_basic',
+  cibaClient('walk-bank', {
     logo_data_uri: `data:image/svg+xml;base64,${Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40"><rect width="40" height="40" rx="20" fill="#0a6e3c"/></svg>').toString('base64')}`,
     policy_uri: 'https://bank.example/privacy',
-  },
+  }),
   { ...apiClient('walk-hr', 'users:write enrollments:write'), client_name: 'Acme HR' },
 ];
 

@@ -19,7 +19,7 @@ import { decodeJwt } from 'jose';
 import type { ClientMetadata } from 'oidc-provider';
 import type * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { api, apiClient, apiToken } from '../helpers/api.ts';
+import { api, apiClient, apiToken, cibaClient } from '../helpers/api.ts';
 import type { TestServer } from '../helpers/app.ts';
 import { authorizationRequest, redeem, registerRelyingParty, type AuthorizationRequest } from '../helpers/rp.ts';
 import {
@@ -48,16 +48,7 @@ const TEST_TIMEOUT = 45_000;
 const MAX_TABS = 40;
 
 const admin = apiClient('keyboard-onboarding', 'users:write enrollments:write');
-const bank: ClientMetadata = {
-  client_id: 'keyboard-bank',
-  client_secret: 'keyboard-bank-secret-0123456789abcdefghijklmnop',
-  client_name: 'Example Bank',
-  grant_types: ['urn:openid:params:grant-type:ciba'],
-  response_types: [],
-  redirect_uris: [],
-  backchannel_token_delivery_mode: 'poll',
-  token_endpoint_auth_method: 'client_secret_basic',
-};
+const bank = cibaClient('keyboard-bank');
 const tv: ClientMetadata = {
   client_id: 'keyboard-tv',
   client_name: 'Living Room TV',

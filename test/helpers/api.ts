@@ -16,6 +16,25 @@ export function apiClient(clientId: string, scope: string): ClientMetadata {
   };
 }
 
+/**
+ * A backend that asks people for backchannel approvals (CIBA, poll mode, client_secret_basic),
+ * allowed to send `transfer` authorization details.
+ */
+export function cibaClient(clientId: string, overrides: Partial<ClientMetadata> = {}): ClientMetadata {
+  return {
+    client_id: clientId,
+    client_secret: `${clientId}-secret-0123456789abcdefghijklmnop`,
+    client_name: 'Example Bank',
+    grant_types: ['urn:openid:params:grant-type:ciba'],
+    response_types: [],
+    redirect_uris: [],
+    backchannel_token_delivery_mode: 'poll',
+    authorization_details_types: ['transfer'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    ...overrides,
+  };
+}
+
 /** Raw client-credentials token request, as a backend would make it with curl. */
 export async function requestToken(server: TestServer, client: ClientMetadata, params: Record<string, string>): Promise<Response> {
   return fetch(server.url('/token'), {

@@ -3,25 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import { startPingReceiver } from '../helpers/ping-receiver.ts';
 import { decodeJwt } from 'jose';
 import type { ClientMetadata } from 'oidc-provider';
-import { api, apiClient, apiToken } from '../helpers/api.ts';
+import { api, apiClient, apiToken, cibaClient } from '../helpers/api.ts';
 import { INITIAL_ACCESS_TOKEN, startLatchkey, type TestServer } from '../helpers/app.ts';
 import { SoftwareAuthenticator } from '../helpers/authenticator.ts';
 import { finishAtApplication, openInteraction, signUp } from '../helpers/flows.ts';
 import { csrfTokenOf, HttpClient } from '../helpers/http.ts';
 import { authorizationRequest, registerRelyingParty } from '../helpers/rp.ts';
 
-const bank: ClientMetadata = {
-  client_id: 'bank',
-  client_secret: 'bank-secret-0123456789abcdefghijklmnopqrstuvwxyz',
-  client_name: 'Example Bank',
-  grant_types: ['urn:openid:params:grant-type:ciba'],
-  response_types: [],
-  redirect_uris: [],
-  backchannel_token_delivery_mode: 'poll',
-  // Rich Authorization Requests: the types this client may send.
-  authorization_details_types: ['transfer'],
-  token_endpoint_auth_method: 'client_secret_basic',
-};
+const bank = cibaClient('bank');
 const admin = apiClient('admin', 'users:read users:write events:read');
 const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
 

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ClientMetadata } from 'oidc-provider';
 import { readClientsFile } from '../../src/config/clients-file.ts';
 import { ConfigError } from '../../src/config/env.ts';
-import { api, apiClient, apiToken } from '../helpers/api.ts';
+import { api, apiClient, apiToken, cibaClient } from '../helpers/api.ts';
 import { INITIAL_ACCESS_TOKEN, startLatchkey, type TestServer } from '../helpers/app.ts';
 import { finishAtApplication, openInteraction, postForm, signUp } from '../helpers/flows.ts';
 import { csrfTokenOf, HttpClient } from '../helpers/http.ts';
@@ -108,16 +108,9 @@ describe('the application on every page', () => {
 
 describe('the requesting application on approval and enrollment pages', () => {
   const bank: ClientMetadata = {
-    client_id: 'bank',
-    client_secret: 'bank-secret-0123456789abcdefghijklmnopqrstuvwxyz',
-    client_name: 'Example Bank',
+    ...cibaClient('bank'),
     logo_uri: 'https://cdn.app.example/bank.svg',
     policy_uri: 'https://bank.example/privacy',
-    grant_types: ['urn:openid:params:grant-type:ciba'],
-    response_types: [],
-    redirect_uris: [],
-    backchannel_token_delivery_mode: 'poll',
-    token_endpoint_auth_method: 'client_secret_basic',
   };
   const onboarding = { ...apiClient('onboarding', 'users:read users:write enrollments:write'), client_name: 'Acme HR', logo_uri: 'https://cdn.app.example/hr.png' };
   const tv: ClientMetadata = {

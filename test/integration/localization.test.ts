@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { ClientMetadata } from 'oidc-provider';
 import type * as oidc from 'openid-client';
-import { api, apiClient, apiToken, assertProblem } from '../helpers/api.ts';
+import { api, apiClient, apiToken, assertProblem, cibaClient } from '../helpers/api.ts';
 import { startLatchkey, type TestServer } from '../helpers/app.ts';
 import { openInteraction, postForm } from '../helpers/flows.ts';
 import { HttpClient } from '../helpers/http.ts';
@@ -111,16 +110,7 @@ describe('mails in the language of the page that sent them', () => {
 
 describe('mails a backend starts, in the language it names', () => {
   const onboarding = { ...apiClient('onboarding', 'users:read users:write enrollments:write'), client_name: 'Acme HR' };
-  const bank: ClientMetadata = {
-    client_id: 'bank',
-    client_secret: 'bank-secret-0123456789abcdefghijklmnopqrstuvwxyz',
-    client_name: 'Example Bank',
-    grant_types: ['urn:openid:params:grant-type:ciba'],
-    response_types: [],
-    redirect_uris: [],
-    backchannel_token_delivery_mode: 'poll',
-    token_endpoint_auth_method: 'client_secret_basic',
-  };
+  const bank = cibaClient('bank');
   let server: TestServer;
   let token: string;
 
