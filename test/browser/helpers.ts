@@ -367,6 +367,29 @@ export async function startBrowserSuite(
   return { server, app, rp, browser: await launchBrowser() };
 }
 
+/**
+ * Fresh browser profiles (no cookies, no passkeys) for a suite's tests, without passkey
+ * autofill unless asked; `closeAll()` after each test closes them.
+ */
+export class Profiles {
+  private open: BrowserContext[] = [];
+
+  constructor(private readonly browser: () => Browser) {}
+
+  async fresh(options: { autofill?: boolean } = {}): Promise<BrowserContext> {
+    const context = await newContext(this.browser());
+    this.open.push(context);
+    if (!options.autofill) await disablePasskeyAutofill(context);
+    return context;
+  }
+
+  async closeAll(): Promise<void> {
+    const open = this.open;
+    this.open = [];
+    await Promise.all(open.map((context) => context.close()));
+  }
+}
+
 /** Stops whatever part of a browser suite was started (a failed start leaves some parts undefined). */
 export async function stopBrowserSuite(suite: Partial<BrowserSuite>): Promise<void> {
   await suite.browser?.close();

@@ -18,7 +18,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import type { ClientMetadata } from 'oidc-provider';
 import type * as oidc from 'openid-client';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { api, apiClient, apiToken, cibaClient } from '../helpers/api.ts';
 import type { TestServer } from '../helpers/app.ts';
 import { authorizationRequest, redeem, registerRelyingParty, type AuthorizationRequest } from '../helpers/rp.ts';
@@ -28,19 +28,18 @@ import {
   alertText,
   assertVisibleFocus,
   browserUnavailable,
+  type CallbackServer,
   describeFocused,
   describePage,
-  disablePasskeyAutofill,
   expectPage,
   expectSignInPage,
+  type FocusedElement,
   focusedElement,
-  newContext,
+  Profiles,
   startBrowserSuite,
   stopBrowserSuite,
-  waitForApplication,
-  type CallbackServer,
-  type FocusedElement,
   type VirtualAuthenticator,
+  waitForApplication,
 } from './helpers.ts';
 
 const TEST_TIMEOUT = 45_000;
@@ -124,16 +123,13 @@ describe('the hosted pages with the keyboard alone', { skip: browserUnavailable 
   let app: CallbackServer;
   let rp: oidc.Configuration;
   let browser: Browser;
-  let contexts: BrowserContext[] = [];
+  const profiles = new Profiles(() => browser);
 
   before(async () => {
     ({ server, app, rp, browser } = await startBrowserSuite({}, { clients: [admin, bank, tv] }));
   });
 
-  afterEach(async () => {
-    await Promise.all(contexts.map((context) => context.close()));
-    contexts = [];
-  });
+  afterEach(() => profiles.closeAll());
 
   after(async () => {
     await stopBrowserSuite({ server, app, browser });
@@ -141,10 +137,7 @@ describe('the hosted pages with the keyboard alone', { skip: browserUnavailable 
 
   /** A tab in a fresh browser profile (no cookies, no passkeys, no autofill) with a virtual authenticator. */
   async function freshPage(): Promise<{ page: Page; authenticator: VirtualAuthenticator }> {
-    const context = await newContext(browser);
-    contexts.push(context);
-    await disablePasskeyAutofill(context);
-    const page = await context.newPage();
+    const page = await (await profiles.fresh()).newPage();
     return { page, authenticator: await addVirtualAuthenticator(page) };
   }
 

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type * as oidc from 'openid-client';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { TestServer } from '../helpers/app.ts';
 import { en } from '../../src/i18n/en.ts';
 import { es } from '../../src/i18n/es.ts';
@@ -17,14 +17,13 @@ import {
   addVirtualAuthenticator,
   alertText,
   browserUnavailable,
-  disablePasskeyAutofill,
+  type CallbackServer,
   expectPage,
   expectSignInPage,
-  newContext,
+  Profiles,
   signUp,
   startBrowserSuite,
   stopBrowserSuite,
-  type CallbackServer,
 } from './helpers.ts';
 
 describe('passkey guidance in the browser', { skip: browserUnavailable }, () => {
@@ -32,24 +31,18 @@ describe('passkey guidance in the browser', { skip: browserUnavailable }, () => 
   let app: CallbackServer;
   let rp: oidc.Configuration;
   let browser: Browser;
-  let contexts: BrowserContext[] = [];
+  const profiles = new Profiles(() => browser);
 
   before(async () => {
     ({ server, app, rp, browser } = await startBrowserSuite());
   });
-  afterEach(async () => {
-    await Promise.all(contexts.map((context) => context.close()));
-    contexts = [];
-  });
+  afterEach(() => profiles.closeAll());
   after(async () => {
     await stopBrowserSuite({ server, app, browser });
   });
 
   async function freshPage(): Promise<Page> {
-    const context = await newContext(browser);
-    contexts.push(context);
-    await disablePasskeyAutofill(context);
-    return context.newPage();
+    return (await profiles.fresh()).newPage();
   }
 
   const signInUrl = async (params: Record<string, string> = {}) => (await authorizationRequest(rp, { redirect_uri: app.redirectUri, ...params })).url.href;

@@ -9,27 +9,26 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
-import type { Browser, BrowserContext } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import type { TestServer } from '../helpers/app.ts';
 import { authorizationRequest, redeem } from '../helpers/rp.ts';
 import {
   addCredentials,
   addVirtualAuthenticator,
   alertText,
+  type AuthenticatorOptions,
   browserUnavailable,
-  disablePasskeyAutofill,
+  type CallbackServer,
   expectPage,
   expectSignInPage,
   finishAtApplication,
-  newContext,
+  Profiles,
   signUp,
   signUpUntilPasskey,
   startBrowserSuite,
   stopBrowserSuite,
   waitForApplication,
   watchCredentialRequests,
-  type AuthenticatorOptions,
-  type CallbackServer,
   type WebAuthnCredential,
 } from './helpers.ts';
 
@@ -42,28 +41,19 @@ describe('passkeys in the browser', { skip: browserUnavailable }, () => {
   let app: CallbackServer;
   let rp: oidc.Configuration;
   let browser: Browser;
-  let contexts: BrowserContext[] = [];
+  const profiles = new Profiles(() => browser);
 
   before(async () => {
     ({ server, app, rp, browser } = await startBrowserSuite());
   });
 
-  afterEach(async () => {
-    await Promise.all(contexts.map((context) => context.close()));
-    contexts = [];
-  });
+  afterEach(() => profiles.closeAll());
 
   after(async () => {
     await stopBrowserSuite({ server, app, browser });
   });
 
-  /** A fresh browser profile (no cookies, no passkeys), closed after the test. */
-  async function freshContext(options: { autofill: boolean }): Promise<BrowserContext> {
-    const context = await newContext(browser);
-    contexts.push(context);
-    if (!options.autofill) await disablePasskeyAutofill(context);
-    return context;
-  }
+  const freshContext = (options: { autofill: boolean }) => profiles.fresh(options);
 
   function newRequest() {
     return authorizationRequest(rp, { redirect_uri: app.redirectUri });

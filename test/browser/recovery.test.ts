@@ -11,23 +11,22 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type * as oidc from 'openid-client';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { TestServer } from '../helpers/app.ts';
 import { authorizationRequest, redeem, type AuthorizationRequest } from '../helpers/rp.ts';
 import {
   addCredentials,
   addVirtualAuthenticator,
   browserUnavailable,
-  disablePasskeyAutofill,
+  type CallbackServer,
   expectPage,
   expectSignInPage,
   finishAtApplication,
-  newContext,
+  Profiles,
   signUp,
   startBrowserSuite,
   stopBrowserSuite,
   waitForApplication,
-  type CallbackServer,
 } from './helpers.ts';
 
 const TEST_TIMEOUT = 20_000;
@@ -39,28 +38,19 @@ describe('recovery of a lost passkey in the browser', { skip: browserUnavailable
   let app: CallbackServer;
   let rp: oidc.Configuration;
   let browser: Browser;
-  let contexts: BrowserContext[] = [];
+  const profiles = new Profiles(() => browser);
 
   before(async () => {
     ({ server, app, rp, browser } = await startBrowserSuite());
   });
 
-  afterEach(async () => {
-    await Promise.all(contexts.map((context) => context.close()));
-    contexts = [];
-  });
+  afterEach(() => profiles.closeAll());
 
   after(async () => {
     await stopBrowserSuite({ server, app, browser });
   });
 
-  /** A fresh browser profile (no cookies, no passkeys), without passkey autofill; closed after the test. */
-  async function freshContext(): Promise<BrowserContext> {
-    const context = await newContext(browser);
-    contexts.push(context);
-    await disablePasskeyAutofill(context);
-    return context;
-  }
+  const freshContext = () => profiles.fresh();
 
   function newRequest(params: Record<string, string> = {}): Promise<AuthorizationRequest> {
     return authorizationRequest(rp, { redirect_uri: app.redirectUri, ...params });

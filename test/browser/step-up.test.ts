@@ -11,27 +11,26 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import * as oidc from 'openid-client';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { TestServer } from '../helpers/app.ts';
 import { authorizationRequest, redeem, type AuthorizationRequest } from '../helpers/rp.ts';
 import {
   addCredentials,
   addVirtualAuthenticator,
   alertText,
+  type AuthenticatorOptions,
   browserUnavailable,
+  type CallbackServer,
   describePage,
-  disablePasskeyAutofill,
   expectPage,
   expectSignInPage,
   finishAtApplication,
-  newContext,
+  Profiles,
   signUp,
   startBrowserSuite,
   stopBrowserSuite,
-  waitForApplication,
-  type AuthenticatorOptions,
-  type CallbackServer,
   type VirtualAuthenticator,
+  waitForApplication,
   type WebAuthnCredential,
 } from './helpers.ts';
 
@@ -56,7 +55,7 @@ describe('step-up in the browser', { skip: browserUnavailable }, () => {
   let app: CallbackServer;
   let rp: oidc.Configuration;
   let browser: Browser;
-  let contexts: BrowserContext[] = [];
+  const profiles = new Profiles(() => browser);
   /** How far a test has moved Latchkey's clock; put back in afterEach even if the test failed. */
   let clockOffset = 0;
 
@@ -66,8 +65,7 @@ describe('step-up in the browser', { skip: browserUnavailable }, () => {
 
   afterEach(async () => {
     restoreClock();
-    await Promise.all(contexts.map((context) => context.close()));
-    contexts = [];
+    await profiles.closeAll();
   });
 
   after(async () => {
@@ -90,13 +88,7 @@ describe('step-up in the browser', { skip: browserUnavailable }, () => {
     return Math.floor((Date.now() + clockOffset) / 1000);
   }
 
-  /** A fresh browser profile (no cookies, no passkeys), without passkey autofill; closed after the test. */
-  async function freshContext(): Promise<BrowserContext> {
-    const context = await newContext(browser);
-    contexts.push(context);
-    await disablePasskeyAutofill(context);
-    return context;
-  }
+  const freshContext = () => profiles.fresh();
 
   function newRequest(params: Record<string, string> = {}): Promise<AuthorizationRequest> {
     return authorizationRequest(rp, { redirect_uri: app.redirectUri, ...params });
