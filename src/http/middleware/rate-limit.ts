@@ -29,7 +29,7 @@ const MAX_BLOCK_SECONDS = 86_400;
 
 export class RateLimited extends DomainError {
   constructor(readonly retryAfterSeconds: number) {
-    super('rate_limited', `Too many attempts. Please wait ${retryAfterSeconds} seconds and try again.`);
+    super('rate_limited', `Too many attempts. Please wait ${retryAfterSeconds} ${retryAfterSeconds === 1 ? 'second' : 'seconds'} and try again.`);
   }
 }
 
