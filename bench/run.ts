@@ -45,7 +45,7 @@ const [serverCore, loadCore] = args.pin ? args.pin.split(':') : [];
 const ROOT = new URL('..', import.meta.url).pathname;
 const CLIENT_SECRET = randomBytes(32).toString('base64url');
 /** Both servers run with `npm start`'s V8 settings (package.json), so they compare like for like. */
-const SERVER_NODE_FLAGS = ['--max-semi-space-size=8'];
+const SERVER_NODE_FLAGS = ['--max-semi-space-size=4'];
 
 interface Result {
   readonly target: string;
