@@ -49,10 +49,14 @@ export type DetailField = 'amount' | 'payee' | 'reference' | 'details';
  * A detail as lines a person reads ("Amount: 500 EUR", "To: ACME"); `type` is `transfer` or,
  * for anything else, the detail's own type. The template escapes every value.
  */
-export function describeAuthorizationDetail(detail: Record<string, unknown>): { type: string; lines: { field: DetailField; value: string }[] } {
+export function describeAuthorizationDetail(
+  detail: Record<string, unknown>,
+  /** How the page writes an amount (the person's language); plain "500.00 EUR" otherwise. */
+  formatAmount: (amount: string, currency: string) => string = (amount, currency) => `${amount} ${currency}`,
+): { type: string; lines: { field: DetailField; value: string }[] } {
   if (detail.type === TRANSFER_TYPE) {
     const lines: { field: DetailField; value: string }[] = [
-      { field: 'amount', value: `${String(detail.amount)} ${String(detail.currency)}` },
+      { field: 'amount', value: formatAmount(String(detail.amount), String(detail.currency)) },
       { field: 'payee', value: String(detail.payee) },
     ];
     if (typeof detail.reference === 'string') lines.push({ field: 'reference', value: detail.reference });

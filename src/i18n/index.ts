@@ -43,6 +43,20 @@ export function formatMinutes(locale: Locale, minutes: number): string {
   return new Intl.NumberFormat(locale, { style: 'unit', unit: 'minute', unitDisplay: 'long' }).format(minutes);
 }
 
+/**
+ * An amount of money for people, in the language's format and with the ISO currency code
+ * (unambiguous, unlike "$"): "EUR 500.00", "500,00 EUR". Exactly as given, never rounded: the
+ * amount stays a decimal string, and a currency whose usual digits are fewer than the amount's
+ * (JPY 500.50) shows the amount's.
+ */
+export function formatMoney(locale: Locale, amount: string, currency: string): string {
+  const usual = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().minimumFractionDigits ?? 2;
+  const digits = Math.max(usual, amount.split('.')[1]?.length ?? 0);
+  const format = new Intl.NumberFormat(locale, { style: 'currency', currency, currencyDisplay: 'code', minimumFractionDigits: digits, maximumFractionDigits: digits });
+  // A string keeps every digit (Intl.NumberFormat v3); a number would round past 15 digits.
+  return format.format(amount as unknown as number);
+}
+
 /** Dates and times for people, in the language's own format, in UTC (the page script switches to the browser's zone). */
 export function formatDateTime(locale: Locale, at: number | Date, timeZone = 'UTC'): string {
   return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone }).format(at);

@@ -78,7 +78,7 @@ describe('backchannel approval in the browser', { skip: browserUnavailable }, ()
     assert.equal((await page.locator('#binding-message').textContent())?.trim(), 'Transfer 500 EUR to ACME');
     // The details, readable and inert: the markup in the payee is shown as text.
     const details = page.getByRole('region', { name: 'Transfer' });
-    assert.equal((await details.innerText()).replace(/\s+/g, ' ').trim(), 'Transfer Amount: 500.00 EUR To: ACME <b>Corp</b>');
+    assert.equal((await details.innerText()).replace(/\s+/g, ' ').trim(), 'Transfer Amount: EUR 500.00 To: ACME <b>Corp</b>');
     assert.equal(await details.locator('b').count(), 0);
     await page.getByRole('button', { name: 'Approve' }).click();
     await expectPage(page, 'Request approved');

@@ -132,7 +132,7 @@ describe('backchannel approval (CIBA, poll mode)', () => {
     assert.equal(started.status, 200, JSON.stringify(started.body));
     const page = await openApproval(approvalLink(person.email));
     assert.equal(page.response.status, 200);
-    assert.match(page.html, /<dt>Amount:<\/dt> <dd>500\.00 EUR<\/dd>/);
+    assert.match(page.html, /<dt>Amount:<\/dt> <dd>EUR\u00a0500\.00<\/dd>/);
     assert.match(page.html, /<dt>To:<\/dt> <dd>ACME &lt;script&gt;alert\(1\)&lt;\/script&gt;<\/dd>/);
     assert.doesNotMatch(page.html, /<script>alert/, 'markup in the details is rendered inert');
 

@@ -144,11 +144,21 @@ describe('mails a backend starts, in the language it names', () => {
     const response = await fetch(server.url('/backchannel'), {
       method: 'POST',
       headers: { authorization: `Basic ${Buffer.from(`${bank.client_id}:${bank.client_secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ scope: 'openid', login_hint: 'jonas@example.com', binding_message: 'Überweisung 500 EUR', ui_locales: 'de' }),
+      body: new URLSearchParams({
+        scope: 'openid',
+        login_hint: 'jonas@example.com',
+        binding_message: 'Überweisung 1234.50 EUR',
+        ui_locales: 'de',
+        authorization_details: JSON.stringify([{ type: 'transfer', amount: '1234.50', currency: 'EUR', payee: 'ACME' }]),
+      }),
     });
     assert.equal(response.status, 200);
     const mail = server.mailbox.sent.find((m) => m.to === 'jonas@example.com')!;
     assert.equal(mail.subject, 'Example Bank bittet Sie, eine Anfrage zu genehmigen');
-    assert.match(mail.text, /Darin steht: „Überweisung 500 EUR“/);
+    assert.match(mail.text, /Darin steht: „Überweisung 1234.50 EUR“/);
+    // The approval page writes the amount the German way; the binding message stays as sent.
+    const link = /https?:\/\/\S+\/approve\/\S+/.exec(mail.text)![0];
+    const page = await (await fetch(link, { headers: { 'accept-language': 'de' } })).text();
+    assert.match(page, /<dt>Betrag:<\/dt> <dd>1\.234,50\u00a0EUR<\/dd>/);
   });
 });

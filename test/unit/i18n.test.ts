@@ -6,7 +6,7 @@ import { de } from '../../src/i18n/de.ts';
 import { en, type Messages } from '../../src/i18n/en.ts';
 import { es } from '../../src/i18n/es.ts';
 import { ConfigError, loadConfig } from '../../src/config/env.ts';
-import { errorMessage, formatMinutes, placeholdersOf, translate } from '../../src/i18n/index.ts';
+import { errorMessage, formatMinutes, formatMoney, placeholdersOf, translate } from '../../src/i18n/index.ts';
 import { negotiateLocale, parseAcceptLanguage } from '../../src/i18n/negotiate.ts';
 
 const translations: Record<string, Messages> = { de, es };
@@ -73,6 +73,17 @@ describe('messages', () => {
     assert.deepEqual([1, 10].map((n) => formatMinutes('de', n)), ['1 Minute', '10 Minuten']);
     assert.deepEqual([1, 10].map((n) => formatMinutes('es', n)), ['1 minuto', '10 minutos']);
     assert.match(translate('de', 'mail.signupCode.body', { code: '123456', duration: formatMinutes('de', 1), product: 'X' }), /Er ist 1 Minute gültig/);
+  });
+
+  it('write amounts of money in the language, with the currency code, never rounded', () => {
+    const nbsp = '\u00a0';
+    assert.equal(formatMoney('en', '500.00', 'EUR'), `EUR${nbsp}500.00`);
+    assert.equal(formatMoney('de', '1234.5', 'EUR'), `1.234,50${nbsp}EUR`);
+    assert.equal(formatMoney('es', '500', 'USD'), `500,00${nbsp}USD`);
+    // Past 15 digits a number would round; fewer usual digits (JPY has none) never cut the amount.
+    assert.equal(formatMoney('en', '123456789012345.67', 'EUR'), `EUR${nbsp}123,456,789,012,345.67`);
+    assert.equal(formatMoney('en', '500.50', 'JPY'), `JPY${nbsp}500.50`);
+    assert.equal(formatMoney('en', '7', 'KWD'), `KWD${nbsp}7.000`);
   });
 
   it('give every domain error its sentence in each language, English unchanged', () => {

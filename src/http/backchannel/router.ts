@@ -6,7 +6,7 @@ import { errors } from 'oidc-provider';
 import { describeAuthorizationDetail, TRANSFER_TYPE } from '../../domain/authorization-details.ts';
 import type { Backchannel } from '../../domain/backchannel.ts';
 import type { RateLimits } from '../middleware/rate-limit.ts';
-import { translate, type Locale } from '../../i18n/index.ts';
+import { formatMoney, translate, type Locale } from '../../i18n/index.ts';
 import type { ClientPresenter } from '../client-view.ts';
 import { localeOf } from '../locale.ts';
 import type { Render } from '../views.ts';
@@ -15,7 +15,7 @@ export const APPROVE_PATH = '/approve';
 
 /** A detail of the request in the person's language: a transfer's title and field names are translated, values never. */
 function detailView(locale: Locale, detail: Record<string, unknown>): { title: string; lines: { label: string; value: string }[] } {
-  const described = describeAuthorizationDetail(detail);
+  const described = describeAuthorizationDetail(detail, (amount, currency) => formatMoney(locale, amount, currency));
   return {
     title: described.type === TRANSFER_TYPE ? translate(locale, 'detail.transfer') : described.type,
     lines: described.lines.map((line) => ({ label: translate(locale, `detail.${line.field}`), value: line.value })),
