@@ -6,6 +6,7 @@ import * as eventsWebhooks from './20261122000004_events_webhooks.ts';
 import * as enrollmentLinks from './20261122000005_enrollment_links.ts';
 import * as backchannelApprovals from './20261122000006_backchannel_approvals.ts';
 import * as partialPayloadIndexes from './20261122000007_partial_payload_indexes.ts';
+import * as sessionPasskeys from './20261122000008_session_passkeys.ts';
 
 /**
  * Every migration in order. Listed here rather than read from the folder so the same list
@@ -19,4 +20,5 @@ export const migrations: ReadonlyArray<readonly [name: string, migration: Knex.M
   ['20261122000005_enrollment_links', enrollmentLinks],
   ['20261122000006_backchannel_approvals', backchannelApprovals],
   ['20261122000007_partial_payload_indexes', partialPayloadIndexes],
+  ['20261122000008_session_passkeys', sessionPasskeys],
 ];

@@ -8,7 +8,9 @@ import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID, accountClient } from './confi
 import { MetadataService } from '@simplewebauthn/server';
 import { readAuthenticatorMetadata } from './config/authenticator-metadata.ts';
 import { readMdsBlob } from './config/mds-blob.ts';
-import { buildOidcConfiguration } from './config/oidc.ts';
+import { buildOidcConfiguration, SESSION_TTL_SECONDS } from './config/oidc.ts';
+import { rememberSessionPasskey } from './http/session-passkeys.ts';
+import { KnexSessionPasskeys } from './storage/repositories/session-passkeys.ts';
 import { AccountSelfService } from './domain/account/self-service.ts';
 import type { Clock } from './domain/clock.ts';
 import { EmailCodes } from './domain/email-codes.ts';
@@ -226,6 +228,8 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
   const pollGate = storeFactory(db, deps.redis)('rl:ciba-poll', { points: 1, duration: config.ciba.pollInterval });
   await pollGate.ready;
   provider.use(enforcePollingInterval(provider, pollGate.limiter, config.ciba.pollInterval));
+  // Which passkey each session signed in with: removing it signs those browsers out.
+  provider.use(rememberSessionPasskey(new KnexSessionPasskeys(db), SESSION_TTL_SECONDS, clock));
   provider.on('server_error', (ctx, error) => {
     logger.error({ err: error }, 'oidc-provider server_error');
     // The body (server_error) is already set; a storage outage is temporary, so say so.

@@ -16,6 +16,9 @@ import { API_SCOPES, apiResource, grantableApiScopes } from './api.ts';
 import type { FetchLike } from '../http/backchannel/ping.ts';
 import { AuthorizationDetailError, TRANSFER_TYPE, validateTransfer } from '../domain/authorization-details.ts';
 
+/** How long a browser stays signed in (oidc-provider's Session lifetime). */
+export const SESSION_TTL_SECONDS = 14 * 24 * 3600;
+
 const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
 
 /**
@@ -386,7 +389,7 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
       Interaction: 3600,
       Grant: 14 * 24 * 3600,
       RefreshToken: 14 * 24 * 3600,
-      Session: 14 * 24 * 3600,
+      Session: SESSION_TTL_SECONDS,
       DeviceCode: 600,
       BackchannelAuthenticationRequest: 600,
     },

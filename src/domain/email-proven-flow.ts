@@ -19,5 +19,6 @@ export interface EmailProvenPasskeyFlow {
   /** Options for the new passkey, under the policy of the client the person is signing in to. */
   passkeyOptions(interactionUid: string, policy: PasskeyPolicy): Promise<PublicKeyCredentialCreationOptionsJSON>;
   /** Verifies the new passkey, stores it, and returns the account and the context the session earned. */
-  complete(interactionUid: string, response: unknown, policy: PasskeyPolicy, locale?: string): Promise<{ account: Account; context: AuthContext }>;
+  /** The session then stands on the email code; `passkeyId` is the passkey just created. */
+  complete(interactionUid: string, response: unknown, policy: PasskeyPolicy, locale?: string): Promise<{ account: Account; context: AuthContext; passkeyId: string }>;
 }

@@ -84,7 +84,7 @@ export class Recovery implements EmailProvenPasskeyFlow {
     }, policy);
   }
 
-  async complete(interactionUid: string, response: unknown, policy: PasskeyPolicy, locale?: string): Promise<{ account: Account; context: AuthContext }> {
+  async complete(interactionUid: string, response: unknown, policy: PasskeyPolicy, locale?: string): Promise<{ account: Account; context: AuthContext; passkeyId: string }> {
     const { account, proofId } = await this.provenAccount(interactionUid);
     const { passkey, userHandle } = await this.deps.ceremonies.verifyRegistration(interactionUid, response, policy);
     // The challenge was issued for this account's user handle; anything else is not this recovery.
@@ -96,7 +96,7 @@ export class Recovery implements EmailProvenPasskeyFlow {
     await events.record({ type: 'passkey.registered', accountId: account.id, actor: 'user', data: { passkey_id: passkey.id, via: 'recovery' } });
     await events.record({ type: 'recovery.completed', accountId: account.id, actor: 'user' });
     await this.deps.mailer.send(this.deps.messages.recoveryCompleted(account.email, locale));
-    return { account, context: authContextFromEmailCode(this.deps.acr) };
+    return { account, context: authContextFromEmailCode(this.deps.acr), passkeyId: passkey.id };
   }
 
   private async provenAccount(interactionUid: string): Promise<{ account: Account; proofId: string }> {

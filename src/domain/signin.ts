@@ -59,7 +59,7 @@ export class SignIn {
     response: unknown,
     policy: PasskeyPolicy = DEFAULT_POLICY,
     stepUpFor?: string,
-  ): Promise<{ account: Account; context: AuthContext }> {
+  ): Promise<{ account: Account; context: AuthContext; passkeyId: string }> {
     const purpose = stepUpFor === undefined ? 'signin' : 'stepup';
     const events = this.deps.events ?? noEvents;
     // The account a failed attempt was about, once the credential is known.
@@ -75,7 +75,7 @@ export class SignIn {
         actor: 'user',
         data: { acr: verified.context.acr, amr: verified.context.amr, passkey_id: verified.passkeyId },
       });
-      return { account: verified.account, context: verified.context };
+      return verified;
     } catch (error) {
       if (error instanceof DomainError) {
         await events.record({ type: 'signin.failed', accountId: seen.accountId ?? null, actor: 'user', data: { code: error.code, step_up: purpose === 'stepup' } });

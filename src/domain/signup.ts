@@ -97,7 +97,7 @@ export class Signup implements EmailProvenPasskeyFlow {
   }
 
   /** Verifies the new passkey and creates the account; the session starts at the email-code level. */
-  async complete(interactionUid: string, response: unknown, policy: PasskeyPolicy): Promise<{ account: Account; context: AuthContext }> {
+  async complete(interactionUid: string, response: unknown, policy: PasskeyPolicy): Promise<{ account: Account; context: AuthContext; passkeyId: string }> {
     const proof = await this.deps.codes.verifiedProof('signup', interactionUid);
     if (!proof) throw new DomainError('email_not_verified', 'Confirm your email address first.');
     const { passkey, userHandle } = await this.deps.ceremonies.verifyRegistration(interactionUid, response, policy);
@@ -112,6 +112,6 @@ export class Signup implements EmailProvenPasskeyFlow {
     await events.record({ type: 'account.created', accountId: account.id, actor: 'user', data: { via: 'signup' } });
     await events.record({ type: 'passkey.registered', accountId: account.id, actor: 'user', data: { passkey_id: passkey.id, via: 'signup' } });
     // Creating a passkey proves no possession (attestation "none"): only the email code counts.
-    return { account, context: authContextFromEmailCode(this.deps.acr) };
+    return { account, context: authContextFromEmailCode(this.deps.acr), passkeyId: passkey.id };
   }
 }

@@ -1,6 +1,6 @@
 import type { Db } from './db.ts';
 
-const EXPIRING_TABLES = ['webauthn_challenges', 'email_codes', 'oidc_payloads'] as const;
+const EXPIRING_TABLES = ['webauthn_challenges', 'email_codes', 'oidc_payloads', 'session_passkeys'] as const;
 
 /**
  * Deletes every expired challenge, email code, oidc-provider row and rate-limit counter. Plain idempotent deletes,

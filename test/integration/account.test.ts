@@ -315,6 +315,35 @@ describe('account page', () => {
       assert.equal(((await duplicate.json()) as { code: string }).code, 'passkey_already_registered');
     });
 
+    it('removing a lost device’s passkey signs out the browsers that signed in with it, and keeps this one', async () => {
+      const ada = await person('lost-device@example.com');
+      const laptop = new SoftwareAuthenticator({ origin: server.issuer });
+      assert.equal((await addPasskey(ada.browser, laptop)).status, 200);
+      // The phone that will be lost signs in again in a second browser; the laptop in a third.
+      const elsewhere = await signInAtAccount(ada.authenticator);
+      const onLaptop = await signInAtAccount(laptop);
+      const phone = ada.authenticator.credentials[0]!.id;
+
+      const removed = await form(onLaptop, '/account/passkeys/remove', { passkey: phone }, (await accountPage(onLaptop)).csrf);
+      assert.equal(removed.status, 303);
+      for (const browser of [ada.browser, elsewhere]) {
+        const page = await browser.get('/account');
+        await page.body?.cancel();
+        assert.notEqual(page.status, 200, 'signed out: the account page asks to sign in again');
+      }
+      assert.equal((await onLaptop.get('/account')).status, 200, 'the browser that removed it stays signed in');
+      const event = await server.db('events').where({ type: 'passkey.removed', account_id: (await server.db('accounts').where({ email: ada.email }).first('id')).id }).first('data');
+      // The sign-up browser (which created that passkey) and the two that signed in with it.
+      assert.equal(JSON.parse(String(event.data)).sessions_ended, 3);
+
+      // Removing the passkey this very browser signed in with keeps it signed in (it just proved itself).
+      const spare = new SoftwareAuthenticator({ origin: server.issuer });
+      assert.equal((await addPasskey(onLaptop, spare)).status, 200);
+      const own = await form(onLaptop, '/account/passkeys/remove', { passkey: laptop.credentials[0]!.id }, (await accountPage(onLaptop)).csrf);
+      assert.equal(own.status, 303);
+      assert.equal((await onLaptop.get('/account')).status, 200);
+    });
+
     it('removing a passkey needs a fresh ceremony, mails the person, and hands the Signal API what it needs', async () => {
       const spare = new SoftwareAuthenticator({ origin: server.issuer });
       assert.equal((await addPasskey(ada.browser, spare)).status, 200);

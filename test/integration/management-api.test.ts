@@ -231,8 +231,13 @@ describe('management API: users and passkeys', () => {
       // Another user's passkey id under this user is answered like an unknown one.
       const cy = await person('cy@example.com');
       await assertProblem(await api(server, adminToken, 'DELETE', `/users/${bea.sub}/passkeys/${cy.authenticator.credentials[0]!.id}`), 404, 'passkey_not_found');
+      const sessions = async (accountId: string) => Number((await server.db('oidc_payloads').where({ model: 'Session', account_id: accountId }).count({ n: '*' }))[0]!.n);
+      assert.ok((await sessions(bea.sub)) > 0, 'bea is signed in somewhere');
+      const cysSessions = await sessions(cy.sub);
       const removed = await api(server, adminToken, 'DELETE', `/users/${bea.sub}/passkeys/${data[0]!.id}`);
       assert.equal(removed.status, 204);
+      assert.equal(await sessions(bea.sub), 0, 'the browsers that signed in with it are signed out');
+      assert.equal(await sessions(cy.sub), cysSessions, 'nobody else is');
       assert.deepEqual(((await (await api(server, readerToken, 'GET', `/users/${bea.sub}/passkeys`)).json()) as { data: unknown[] }).data, []);
       const signIn = await signInAnew(bea.authenticator);
       assert.equal(signIn.status, 400);

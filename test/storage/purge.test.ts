@@ -40,9 +40,16 @@ async function seed(db: Db): Promise<void> {
     { key: 'rl-live', points: 1, expire: T0 + 90_000 },
     { key: 'rl-forever', points: 1, expire: null },
   ]);
+
+  // Which passkey a session stands on lives as long as the session.
+  await db('accounts').insert({ id: 'acc-purge', email: 'purge@example.com', email_verified: true, user_handle: 'h-purge', status: 'active', created_at: T0, updated_at: T0 });
+  await db('session_passkeys').insert([
+    { session_uid: 'sess-expired', account_id: 'acc-purge', passkey_id: 'pk', expires_at: T0 + 30_000 },
+    { session_uid: 'sess-live', account_id: 'acc-purge', passkey_id: 'pk', expires_at: T0 + 90_000 },
+  ]);
 }
 
-const NOTHING = { webauthn_challenges: 0, email_codes: 0, oidc_payloads: 0, rate_limits: 0 };
+const NOTHING = { webauthn_challenges: 0, email_codes: 0, oidc_payloads: 0, session_passkeys: 0, rate_limits: 0 };
 
 for (const kind of DATABASE_KINDS) {
   describe(`purgeExpired (${kind})`, () => {
@@ -62,7 +69,8 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('deletes exactly the expired rows of each table and says how many', async () => {
-      assert.deepEqual(await purgeExpired(t.db, T0 + 60_000), { webauthn_challenges: 1, email_codes: 1, oidc_payloads: 2, rate_limits: 1 });
+      assert.deepEqual(await purgeExpired(t.db, T0 + 60_000), { webauthn_challenges: 1, email_codes: 1, oidc_payloads: 2, session_passkeys: 1, rate_limits: 1 });
+      assert.deepEqual(await ids(t.db, 'session_passkeys', 'session_uid'), ['sess-live']);
       assert.deepEqual(await ids(t.db, 'oidc_payloads'), ['at-live', 'client-forever']);
       assert.deepEqual(await ids(t.db, 'webauthn_challenges', 'challenge'), ['chal-live']);
       assert.deepEqual(await ids(t.db, 'email_codes'), ['code-live']);
@@ -78,6 +86,7 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(total('webauthn_challenges'), 1);
       assert.equal(total('email_codes'), 1);
       assert.equal(total('rate_limits'), 1);
+      assert.equal(total('session_passkeys'), 1);
     });
   });
 }

@@ -180,13 +180,14 @@ export class AccountSelfService {
     const account = await this.account(session);
     this.requireFresh(session);
     if (typeof passkeyId !== 'string') throw notFound();
-    const result = await this.deps.store.remove(account.id, passkeyId, this.deps.recovery !== 'off');
+    // This browser stays signed in; others that signed in with the passkey are signed out.
+    const result = await this.deps.store.remove(account.id, passkeyId, this.deps.recovery !== 'off', session.uid);
     if (result.outcome === 'not_found') throw notFound();
     if (result.outcome === 'last') {
       throw new DomainError('last_passkey', 'This is your only passkey. Add another passkey before you remove this one, or you could not sign in any more.');
     }
     const removed = this.view(result.passkey);
-    await (this.deps.events ?? noEvents).record({ type: 'passkey.removed', accountId: account.id, actor: 'user', data: { passkey_id: result.passkey.id, via: 'account' } });
+    await (this.deps.events ?? noEvents).record({ type: 'passkey.removed', accountId: account.id, actor: 'user', data: { passkey_id: result.passkey.id, via: 'account', sessions_ended: result.endedSessions } });
     await this.notify(this.deps.messages.passkeyRemoved(account.email, this.change(removed), session.locale));
     return removed;
   }

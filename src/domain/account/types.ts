@@ -18,7 +18,7 @@ export interface SignedInSession {
 }
 
 export type RemoveOutcome =
-  | { readonly outcome: 'removed'; readonly passkey: Passkey }
+  | { readonly outcome: 'removed'; readonly passkey: Passkey; /** Browser sessions signed in with it, now signed out. */ readonly endedSessions: number }
   | { readonly outcome: 'not_found' }
   | { readonly outcome: 'last' };
 
@@ -32,7 +32,8 @@ export interface AccountPasskeyStore {
    * Deletes one of the account's passkeys. Unless `allowLast`, refuses to delete the account's
    * only passkey, checked and deleted atomically so two removals cannot race past the check.
    */
-  remove(accountId: string, passkeyId: string, allowLast: boolean): Promise<RemoveOutcome>;
+  /** Also signs out the sessions that signed in with the passkey, except `keepSessionUid`. */
+  remove(accountId: string, passkeyId: string, allowLast: boolean, keepSessionUid?: string): Promise<RemoveOutcome>;
 }
 
 /** A browser session of the account, as oidc-provider keeps it. */

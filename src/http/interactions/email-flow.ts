@@ -28,7 +28,7 @@ export interface EmailFlowRoute {
   readonly texts: FlowTexts;
 }
 
-type LoginResult = (accountId: string, context: AuthContext) => Parameters<typeof finishAsJson>[2];
+type LoginResult = (accountId: string, context: AuthContext, passkeyId: string) => Parameters<typeof finishAsJson>[2];
 
 /**
  * The status to re-show a form with, when `error` is the person's to fix (a wrong code, an
@@ -157,7 +157,7 @@ export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: 
   router.post(`/${path}/passkey/verify`, async (ctx) => {
     const interaction = await loadInteraction(provider, ctx);
     requirePrompt(interaction, 'login');
-    const { account, context } = await flow.complete(interaction.uid, ctx.request.body, await policyOf(provider, interaction), localeOf(ctx));
-    await finishAsJson(provider, ctx, deps.loginResult(account.id, context));
+    const { account, context, passkeyId } = await flow.complete(interaction.uid, ctx.request.body, await policyOf(provider, interaction), localeOf(ctx));
+    await finishAsJson(provider, ctx, deps.loginResult(account.id, context, passkeyId));
   });
 }

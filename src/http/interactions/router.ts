@@ -16,6 +16,7 @@ import { DomainError } from '../../domain/errors.ts';
 import { translate } from '../../i18n/index.ts';
 import type { ClientPresenter } from '../client-view.ts';
 import { localeOf } from '../locale.ts';
+import { SESSION_PASSKEY } from '../session-passkeys.ts';
 import { clientView, finishAsJson, loadInteraction, policyOf, requirePrompt } from './context.ts';
 import { consentView, grantConsent } from './consent.ts';
 import { addEmailFlowRoutes, type FlowTexts } from './email-flow.ts';
@@ -68,9 +69,10 @@ function limitOf(ctx: Context): { name: LimitName; subject?: string } | undefine
   return undefined;
 }
 
-function loginResult(accountId: string, context: AuthContext, now: number) {
-  // auth_time is the time of the ceremony that produced this acr.
-  return { login: { accountId, acr: context.acr, amr: [...context.amr], ts: Math.floor(now / 1000) } };
+function loginResult(accountId: string, context: AuthContext, passkeyId: string, now: number) {
+  // auth_time is the time of the ceremony that produced this acr. The passkey goes along so the
+  // session can be signed out when it is removed (src/http/session-passkeys.ts).
+  return { login: { accountId, acr: context.acr, amr: [...context.amr], ts: Math.floor(now / 1000) }, [SESSION_PASSKEY]: passkeyId };
 }
 
 /**
@@ -149,7 +151,7 @@ export function interactionRouter(deps: InteractionRouteDeps): Router {
     const interaction = await loadInteraction(provider, ctx);
     requirePrompt(interaction, 'login');
     const stepUpFor = isStepUp(interaction) ? interaction.session!.accountId : undefined;
-    const { account, context } = await deps.signIn.verify(interaction.uid, ctx.request.body, await policyOf(provider, interaction), stepUpFor);
+    const { account, context, passkeyId } = await deps.signIn.verify(interaction.uid, ctx.request.body, await policyOf(provider, interaction), stepUpFor);
     if (isStepUp(interaction) && account.id !== interaction.session!.accountId) {
       throw new DomainError('passkey_wrong_account', 'This passkey belongs to another account.');
     }
@@ -163,10 +165,10 @@ export function interactionRouter(deps: InteractionRouteDeps): Router {
       });
       return;
     }
-    await finishAsJson(provider, ctx, loginResult(account.id, context, deps.clock()));
+    await finishAsJson(provider, ctx, loginResult(account.id, context, passkeyId, deps.clock()));
   });
 
-  const finishLogin = (accountId: string, context: AuthContext) => loginResult(accountId, context, deps.clock());
+  const finishLogin = (accountId: string, context: AuthContext, passkeyId: string) => loginResult(accountId, context, passkeyId, deps.clock());
   addEmailFlowRoutes(router, { path: 'signup', flow: deps.signup, texts: SIGNUP_TEXTS }, { provider, present: deps.present, render, loginResult: finishLogin });
   if (deps.recovery) {
     addEmailFlowRoutes(router, { path: 'recovery', flow: deps.recovery, texts: RECOVERY_TEXTS }, { provider, present: deps.present, render, loginResult: finishLogin });

@@ -2,6 +2,7 @@ import type { AccountPasskeyStore, RemoveOutcome } from '../../domain/account/ty
 import type { NewPasskey } from '../../domain/passkeys/ceremonies.ts';
 import type { Db } from '../db.ts';
 import { KnexPasskeyRepository, passkeyRow } from './passkeys.ts';
+import { endSessionsSignedInWith } from './session-passkeys.ts';
 import { isUniqueViolation } from './signup.ts';
 
 /** A person's changes to their own passkeys: every statement is scoped to their account. */
@@ -24,7 +25,7 @@ export class KnexAccountPasskeyStore implements AccountPasskeyStore {
     return updated === 1;
   }
 
-  async remove(accountId: string, passkeyId: string, allowLast: boolean): Promise<RemoveOutcome> {
+  async remove(accountId: string, passkeyId: string, allowLast: boolean, keepSessionUid?: string): Promise<RemoveOutcome> {
     return this.db.transaction(async (trx) => {
       // Two racing removals would each count the other's passkey and both delete. Writing to the
       // account row first serialises them: PostgreSQL locks the row, SQLite takes its write lock
@@ -38,7 +39,9 @@ export class KnexAccountPasskeyStore implements AccountPasskeyStore {
         if (Number(counted?.n) <= 1) return { outcome: 'last' };
       }
       await trx('passkeys').where({ id: passkeyId, account_id: accountId }).delete();
-      return { outcome: 'removed', passkey };
+      // A lost or stolen device: the browsers it signed in are signed out with it.
+      const endedSessions = await endSessionsSignedInWith(trx, accountId, passkeyId, keepSessionUid);
+      return { outcome: 'removed', passkey, endedSessions };
     });
   }
 }

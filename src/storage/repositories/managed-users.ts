@@ -4,6 +4,7 @@ import type { Db } from '../db.ts';
 import { toNumber } from '../rows.ts';
 import { accountFromRow } from './accounts.ts';
 import { passkeyFromRow } from './passkeys.ts';
+import { endSessionsSignedInWith } from './session-passkeys.ts';
 import { isUniqueViolation } from './signup.ts';
 
 function userFromRow(row: Record<string, unknown>): ManagedUser {
@@ -90,6 +91,11 @@ export class KnexManagedUserStore implements ManagedUserStore {
   }
 
   async removePasskey(accountId: string, passkeyId: string): Promise<boolean> {
-    return (await this.db('passkeys').where({ account_id: accountId, id: passkeyId }).delete()) === 1;
+    return this.db.transaction(async (trx) => {
+      if ((await trx('passkeys').where({ account_id: accountId, id: passkeyId }).delete()) !== 1) return false;
+      // The browsers that signed in with it are signed out with it.
+      await endSessionsSignedInWith(trx, accountId, passkeyId);
+      return true;
+    });
   }
 }
