@@ -20,6 +20,11 @@ export interface LatchkeyProcess {
   readonly ready: Promise<void>;
   readonly exited: Promise<number | null>;
   output(): string;
+  /**
+   * What `find` finds in the output, once it is there: a log line reaches the pipe a moment
+   * after the response to the request that wrote it.
+   */
+  waitForOutput<T>(find: (output: string) => T | undefined, timeoutMs?: number): Promise<T>;
 }
 
 /** Runs src/main.ts as `npm start` does, in `cwd`, listening on 127.0.0.1. */
@@ -48,7 +53,14 @@ export function launchLatchkey(cwd: string, env: Record<string, string>): Latchk
     });
   });
   ready.catch(() => undefined);
-  return { child, ready, exited, output: () => output };
+  const waitForOutput = async <T>(find: (output: string) => T | undefined, timeoutMs = 10_000): Promise<T> => {
+    for (const started = Date.now(); Date.now() - started < timeoutMs; await new Promise((resolve) => setTimeout(resolve, 20))) {
+      const found = find(output);
+      if (found !== undefined) return found;
+    }
+    throw new Error(`not in the output within ${timeoutMs} ms:\n${output}`);
+  };
+  return { child, ready, exited, output: () => output, waitForOutput };
 }
 
 export interface CommandResult {

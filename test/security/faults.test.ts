@@ -187,8 +187,7 @@ describe('a process killed in the middle of a sign-up', () => {
       const page: PageState = await openInteraction(http, `${issuer}/account`);
       const email = 'killed@example.com';
       assert.equal((await postForm(http, page, '/signup', { email })).status, 303);
-      const code = run.output().split('\n').filter((line) => line.includes('SMTP_URL unset') && line.includes(email)).at(-1)?.match(/code is: (\d{6})/)?.[1];
-      assert.ok(code, 'the code is in the log');
+      const code = await run.waitForOutput((output) => output.split('\n').filter((line) => line.includes('SMTP_URL unset') && line.includes(email)).at(-1)?.match(/code is: (\d{6})/)?.[1]);
       assert.equal((await postForm(http, page, '/signup/code', { code })).status, 303);
       const authenticator = new SoftwareAuthenticator({ origin: issuer });
       const options = await postJson(http, page, '/signup/passkey/options', {});
