@@ -152,10 +152,16 @@ export async function describePage(page: Page): Promise<string> {
   return `${page.url()} (heading: ${heading?.trim() ?? 'none'}; alert: ${alert?.trim() ?? 'none'})`;
 }
 
-/** Waits for the page whose main heading is `name`; on failure, says which page the browser is on instead. */
+/**
+ * Waits for the page whose main heading is `name`, and for its scripts: the pages load them
+ * deferred, so a button can be on screen before its handler is attached (a click then does
+ * nothing, as it would for a person on a slow connection). On failure, says which page the
+ * browser is on instead.
+ */
 export async function expectPage(page: Page, name: string | RegExp): Promise<void> {
   try {
     await page.getByRole('heading', { level: 1, name, exact: typeof name === 'string' }).waitFor();
+    await page.waitForLoadState('domcontentloaded');
   } catch (error) {
     assert.fail(`expected the page "${name}", got ${await describePage(page)}: ${(error as Error).message.split('\n')[0]}`);
   }
