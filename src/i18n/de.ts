@@ -13,6 +13,7 @@ export const de: Messages = {
   'common.cancel': 'Abbrechen',
   'common.cancelBack': 'Abbrechen und zurück zu {client}',
   'common.deviceAsks': 'Ihr Gerät fragt nach Fingerabdruck, Gesicht, PIN oder Displaysperre.',
+  'common.needsScript': 'Passkeys brauchen JavaScript. Schalten Sie es für diese Website ein oder nehmen Sie einen anderen Browser.',
   'common.closePage': 'Sie können diese Seite schließen.',
 
   'help.whatIsPasskey': 'Was ist ein Passkey?',

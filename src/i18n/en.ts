@@ -19,6 +19,7 @@ export const en = {
   'common.cancel': 'Cancel',
   'common.cancelBack': 'Cancel and go back to {client}',
   'common.deviceAsks': 'Your device will ask for your fingerprint, face, PIN or screen lock.',
+  'common.needsScript': 'Passkeys need JavaScript. Turn it on for this site, or use another browser.',
   'common.closePage': 'You can close this page.',
 
   // Passkey help (sign-in, create-passkey pages)

@@ -13,6 +13,7 @@ export const es: Messages = {
   'common.cancel': 'Cancelar',
   'common.cancelBack': 'Cancelar y volver a {client}',
   'common.deviceAsks': 'Tu dispositivo te pedirá tu huella, tu cara, tu PIN o el bloqueo de pantalla.',
+  'common.needsScript': 'Las llaves de acceso necesitan JavaScript. Actívalo para este sitio o usa otro navegador.',
   'common.closePage': 'Ya puedes cerrar esta página.',
 
   'help.whatIsPasskey': '¿Qué es una llave de acceso?',

@@ -47,6 +47,25 @@ describe('passkey guidance in the browser', { skip: browserUnavailable }, () => 
 
   const signInUrl = async (params: Record<string, string> = {}) => (await authorizationRequest(rp, { redirect_uri: app.redirectUri, ...params })).url.href;
 
+  it('keeps the passkey button disabled until its script is ready, and says why when scripts are off', async () => {
+    const url = await signInUrl();
+    const page = await freshPage();
+    await page.goto(url);
+    await expectPage(page, 'Sign in');
+    assert.equal(await page.getByRole('button', { name: 'Sign in with a passkey' }).isEnabled(), true, 'enabled once login.js attached its handler');
+
+    const noScripts = await browser.newContext({ javaScriptEnabled: false });
+    try {
+      const bare = await noScripts.newPage();
+      await bare.goto(url);
+      assert.equal(await bare.getByRole('button', { name: 'Sign in with a passkey' }).isDisabled(), true, 'a click could do nothing');
+      // (Chromium's script switch does not make the parser show <noscript>: check it is there.)
+      assert.match(await bare.content(), /<noscript><p class="status error">Passkeys need JavaScript\./);
+    } finally {
+      await noScripts.close();
+    }
+  });
+
   it('tells a person whose device already holds a passkey for the account to sign in with it', async () => {
     const page = await freshPage();
     await addVirtualAuthenticator(page);

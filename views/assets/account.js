@@ -35,6 +35,7 @@
   const button = document.getElementById('add-passkey');
   if (!button) return;
   if (refuseWithoutWebAuthn(button)) return;
+  button.disabled = false; // rendered disabled until the handler below is attached (same task)
 
   button.addEventListener('click', async () => {
     // Disabling the focused button drops the focus; it goes back after a failure (keyboard users).

@@ -6,6 +6,7 @@
   const base = button.dataset.endpoint;
 
   if (refuseWithoutWebAuthn(button, 'unsupportedApprove')) return;
+  button.disabled = false; // rendered disabled until the handler below is attached (same task)
 
   button.addEventListener('click', async () => {
     const hadFocus = document.activeElement === button;

@@ -50,6 +50,7 @@
 
   if (refuseWithoutWebAuthn(button)) return;
   button.addEventListener('click', () => run({}));
+  button.disabled = false; // rendered disabled until this handler is attached
   // The step-up page has no email field and no autofill: it confirms the signed-in person.
   if (!form) return;
   form.addEventListener('submit', (event) => {
