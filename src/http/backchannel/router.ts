@@ -6,6 +6,7 @@ import { errors } from 'oidc-provider';
 import { describeAuthorizationDetail, TRANSFER_TYPE } from '../../domain/authorization-details.ts';
 import type { Backchannel } from '../../domain/backchannel.ts';
 import type { RateLimits } from '../middleware/rate-limit.ts';
+import { guardCeremonyPages } from '../middleware/ceremony-page.ts';
 import { formatMoney, translate, type Locale } from '../../i18n/index.ts';
 import type { ClientPresenter } from '../client-view.ts';
 import { localeOf } from '../locale.ts';
@@ -56,20 +57,9 @@ export function approvalRouter(deps: {
       deps.reportPingFailure?.(error);
     }
   }
+  // JSON for the ceremony, a form for "Deny".
   const body = bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '32kb', formLimit: '8kb', jsonStrict: true });
-
-  router.use(async (ctx, next) => {
-    ctx.set('Cache-Control', 'no-store');
-    await next();
-  });
-  router.use(csrf.issue);
-  router.use(async (ctx, next) => {
-    if (ctx.method !== 'POST') return next();
-    await body(ctx, async () => {
-      await deps.limits.consume(ctx.path.endsWith('/verify') ? 'ceremonyVerify' : 'ceremonyOptions', ctx.ip);
-      await csrf.verify(ctx, next);
-    });
-  });
+  guardCeremonyPages(router, { body, limits: deps.limits, csrf });
 
   router.get('/done', async (ctx) => {
     const denied = ctx.query.result === 'denied';

@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { Enrollments } from '../../domain/enrollment.ts';
 import type { RateLimits } from '../middleware/rate-limit.ts';
+import { guardCeremonyPages } from '../middleware/ceremony-page.ts';
 import { formatDateTime, translate } from '../../i18n/index.ts';
 import type { ClientView } from '../client-view.ts';
 import { localeOf } from '../locale.ts';
@@ -26,20 +27,7 @@ export function enrollRouter(deps: {
   const { enrollments, render, csrf } = deps;
   const router = new Router({ prefix: ENROLL_PATH });
   const body = bodyParser({ enableTypes: ['json'], jsonLimit: '32kb', jsonStrict: true });
-
-  router.use(async (ctx, next) => {
-    // The secret is in the path: nothing may cache these pages.
-    ctx.set('Cache-Control', 'no-store');
-    await next();
-  });
-  router.use(csrf.issue);
-  router.use(async (ctx, next) => {
-    if (ctx.method !== 'POST') return next();
-    await body(ctx, async () => {
-      await deps.limits.consume(ctx.path.endsWith('/verify') ? 'ceremonyVerify' : 'ceremonyOptions', ctx.ip);
-      await csrf.verify(ctx, next);
-    });
-  });
+  guardCeremonyPages(router, { body, limits: deps.limits, csrf });
 
   router.get('/done', async (ctx) => {
     const locale = localeOf(ctx);
