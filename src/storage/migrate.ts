@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { migrations } from '../../migrations/index.ts';
-import type { Db } from './db.ts';
+import { isPostgres, type Db } from './db.ts';
 
 const source: Knex.MigrationSource<string> = {
   getMigrations: async () => migrations.map(([name]) => name),
@@ -14,8 +14,32 @@ const source: Knex.MigrationSource<string> = {
 
 const options: Knex.MigratorConfig = { migrationSource: source, tableName: 'knex_migrations' };
 
-/** Applies every pending migration; returns the names applied. */
+/**
+ * Applies every pending migration; returns the names applied. On PostgreSQL, nodes starting
+ * together take turns through an advisory lock (per schema): knex creates its bookkeeping
+ * tables before it takes its own migration lock, so two nodes on an empty schema would both
+ * try to create them and one would fail to start.
+ */
 export async function migrateToLatest(db: Db): Promise<string[]> {
+  if (!isPostgres(db)) return latest(db);
+  const connection = (await db.client.acquireConnection()) as PgConnection;
+  try {
+    await connection.query(`SELECT pg_advisory_lock(hashtext('latchkey-migrations:' || current_schema()))`);
+    try {
+      return await latest(db);
+    } finally {
+      await connection.query(`SELECT pg_advisory_unlock(hashtext('latchkey-migrations:' || current_schema()))`);
+    }
+  } finally {
+    db.client.releaseConnection(connection);
+  }
+}
+
+interface PgConnection {
+  query(sql: string): Promise<unknown>;
+}
+
+async function latest(db: Db): Promise<string[]> {
   const [, applied] = (await db.migrate.latest(options)) as [number, string[]];
   return applied;
 }
