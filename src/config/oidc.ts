@@ -6,6 +6,7 @@ import { accountClaims, type AccountRepository } from '../domain/accounts.ts';
 import type { Render } from '../http/views.ts';
 import type { ClientPresenter } from '../http/client-view.ts';
 import { isLogoDataUri, LOGO_DATA_URI_MAX } from './client-logo.ts';
+import { clientMetadata } from './client-metadata.ts';
 import { localeOf } from '../http/locale.ts';
 import { errorMessage, LOCALES, translate } from '../i18n/index.ts';
 import type { KeyMaterial } from '../storage/repositories/keys.ts';
@@ -78,7 +79,7 @@ function buildPolicy(config: Config, clock: () => number): ReturnType<typeof int
         const { oidc } = ctx;
         if (!oidc.session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
         const requirement = requiredLevel(
-          { acrValues: oidc.params?.acr_values, claims: oidc.claims, clientMinimumAcr: oidc.client?.metadata().minimum_acr },
+          { acrValues: oidc.params?.acr_values, claims: oidc.claims, clientMinimumAcr: clientMetadata(oidc.client).minimum_acr },
           config.acr,
         );
         const rank = effectiveRank(
@@ -345,7 +346,7 @@ export function buildOidcConfiguration(deps: OidcDeps): Configuration {
         // A grant of another account (session switched users) is never reused.
         if (grant && grant.accountId === accountId && grant.clientId === client.clientId) return grant;
       }
-      if (client.metadata().first_party === true && accountId) {
+      if (clientMetadata(client).first_party === true && accountId) {
         const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId });
         if (ctx.oidc.params?.scope) grant.addOIDCScope(String(ctx.oidc.params.scope));
         if (ctx.oidc.params?.claims) {

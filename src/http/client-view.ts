@@ -1,4 +1,5 @@
 import { isLogoDataUri } from '../config/client-logo.ts';
+import { clientMetadata } from '../config/client-metadata.ts';
 
 /** What the pages show about the application a person deals with: name, logo, policy and terms links. */
 export interface ClientView {
@@ -40,7 +41,7 @@ export function clientPresenter(options: { logoHosts: readonly string[] }): Clie
     const policyUri = https(client?.policyUri);
     const tosUri = https(client?.tosUri);
     const remote = https(client?.logoUri);
-    const dataLogo = client?.metadata?.().logo_data_uri;
+    const dataLogo = clientMetadata(client).logo_data_uri;
     const logo = remote && hosts.has(new URL(remote).host) ? remote : isLogoDataUri(dataLogo) ? dataLogo : undefined;
     return {
       id: clientId,

@@ -33,12 +33,89 @@ function announce(db: Db, sql: string, params: readonly unknown[]): void {
   if (db.listenerCount('query') > 0) db.client.emit('query', { sql, bindings: params, method: 'raw' });
 }
 
-async function withConnection<C, T>(db: Db, use: (connection: C) => Promise<T>): Promise<T> {
-  const connection = (await db.client.acquireConnection()) as C;
-  try {
-    return await use(connection);
-  } finally {
-    db.client.releaseConnection(connection);
+/** One statement waiting for a connection, with what to do with it once it has one. */
+interface Job<C> {
+  readonly work: (connection: C) => Promise<unknown>;
+  readonly resolve: (value: never) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Runs statements on connections from knex's pool, one after another per connection. A lane
+ * acquires a connection once and runs every statement queued meanwhile, handing the connection
+ * back as soon as knex itself waits for one (a transaction, a query-builder query) or the queue
+ * is empty. Acquiring through knex's pool costs more than a prepared point read (a pending
+ * operation, its timeout timer and a dozen promises), so under load a lane pays it once per
+ * burst instead of once per statement, and statements still queue behind knex's transactions.
+ */
+export class Lanes<C> {
+  private queue: Job<C>[] = [];
+  private head = 0;
+  private active = 0;
+
+  constructor(
+    private readonly db: Db,
+    /** At most this many connections serve statements at once (SQLite: its one connection). */
+    private readonly maxLanes: number,
+  ) {}
+
+  run<T>(work: (connection: C) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (value: never) => void, reject });
+      if (this.active < this.maxLanes && this.active < this.waiting()) void this.lane();
+    });
+  }
+
+  private waiting(): number {
+    return this.queue.length - this.head;
+  }
+
+  private next(): Job<C> | undefined {
+    if (this.head === this.queue.length) return undefined;
+    const job = this.queue[this.head++]!;
+    // Under steady load the queue may never run dry: drop the served part now and then.
+    if (this.head === this.queue.length || this.head >= 1024) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return job;
+  }
+
+  private knexIsWaiting(): boolean {
+    const pool = (this.db.client as { pool?: { numPendingAcquires(): number } }).pool;
+    return (pool?.numPendingAcquires() ?? 0) > 0;
+  }
+
+  private async lane(): Promise<void> {
+    this.active++;
+    try {
+      while (this.waiting() > 0) {
+        let connection: C;
+        try {
+          connection = (await this.db.client.acquireConnection()) as C;
+        } catch (error) {
+          // The pool is closed or exhausted for its whole timeout: every waiting statement would fail alike.
+          for (let job = this.next(); job; job = this.next()) job.reject(error);
+          return;
+        }
+        try {
+          for (let job = this.next(); job; job = this.next()) {
+            try {
+              job.resolve((await job.work(connection)) as never);
+            } catch (error) {
+              job.reject(error);
+            }
+            if (this.knexIsWaiting()) break;
+            // The statement's caller often issues its next one right away: give it one turn.
+            if (this.waiting() === 0) await new Promise(setImmediate);
+          }
+        } finally {
+          this.db.client.releaseConnection(connection);
+        }
+      }
+    } finally {
+      this.active--;
+    }
   }
 }
 
@@ -62,20 +139,21 @@ function failed(statement: SqliteStatement, error: Error, reject: (error: Error)
 }
 
 function sqliteStatements(db: Db): Statements {
-  // Per connection: a statement belongs to the connection that prepared it.
-  const prepared = new WeakMap<SqliteConnection, Map<string, Promise<SqliteStatement>>>();
-  const prepare = (connection: SqliteConnection, sql: string): Promise<SqliteStatement> => {
+  // Per connection: a statement belongs to the connection that prepared it. Once prepared, it is
+  // found without another promise (this runs for every statement of every request).
+  const prepared = new WeakMap<SqliteConnection, Map<string, SqliteStatement>>();
+  const lanes = new Lanes<SqliteConnection>(db, 1);
+  const withStatement = <T>(connection: SqliteConnection, sql: string, use: (statement: SqliteStatement) => Promise<T>): Promise<T> => {
     let cache = prepared.get(connection);
     if (!cache) prepared.set(connection, (cache = new Map()));
-    let statement = cache.get(sql);
-    if (!statement) {
-      statement = new Promise((resolve, reject) => {
-        const created = connection.prepare(sql, (error) => (error ? reject(error) : resolve(created)));
-      });
-      statement.catch(() => cache.delete(sql));
+    const ready = cache.get(sql);
+    if (ready) return use(ready);
+    return new Promise<SqliteStatement>((resolve, reject) => {
+      const created = connection.prepare(sql, (error) => (error ? reject(error) : resolve(created)));
+    }).then((statement) => {
       cache.set(sql, statement);
-    }
-    return statement;
+      return use(statement);
+    });
   };
   // SQLite refuses to close a connection with statements still prepared on it, and knex would
   // swallow that error and leak the file: finalize ours first when knex closes a connection.
@@ -84,9 +162,7 @@ function sqliteStatements(db: Db): Statements {
   client.destroyRawConnection = async (connection) => {
     const statements = [...(prepared.get(connection)?.values() ?? [])];
     prepared.delete(connection);
-    for (const statement of await Promise.allSettled(statements)) {
-      if (statement.status === 'fulfilled') await new Promise<void>((resolve) => statement.value.finalize(resolve));
-    }
+    for (const statement of statements) await new Promise<void>((resolve) => statement.finalize(resolve));
     return destroyRawConnection(connection);
   };
   return {
@@ -94,22 +170,24 @@ function sqliteStatements(db: Db): Statements {
     // leave it open and hold back every later write on this connection from committing.
     all: (sql, params) => {
       announce(db, sql, params);
-      return withConnection(db, async (connection: SqliteConnection) => {
-        const statement = await prepare(connection, sql);
-        return new Promise<Row[]>((resolve, reject) => statement.all([...params], (error, rows) => (error ? failed(statement, error, reject) : resolve(rows))));
-      });
+      return lanes.run((connection) =>
+        withStatement(connection, sql, (statement) =>
+          new Promise<Row[]>((resolve, reject) => statement.all(params as unknown[], (error, rows) => (error ? failed(statement, error, reject) : resolve(rows)))),
+        ),
+      );
     },
     run: (sql, params) => {
       announce(db, sql, params);
-      return withConnection(db, async (connection: SqliteConnection) => {
-        const statement = await prepare(connection, sql);
-        return new Promise<number>((resolve, reject) =>
-          statement.run([...params], function (error) {
-            if (error) failed(statement, error, reject);
-            else resolve(this.changes);
-          }),
-        );
-      });
+      return lanes.run((connection) =>
+        withStatement(connection, sql, (statement) =>
+          new Promise<number>((resolve, reject) =>
+            statement.run(params as unknown[], function (error) {
+              if (error) failed(statement, error, reject);
+              else resolve(this.changes);
+            }),
+          ),
+        ),
+      );
     },
   };
 }
@@ -129,10 +207,13 @@ function postgresStatements(db: Db): Statements {
     }
     return entry;
   };
+  // Leave knex a few connections of its pool for transactions and query-builder queries.
+  const poolSize = (db.client.config as { pool?: { max?: number } }).pool?.max ?? 10;
+  const lanes = new Lanes<PgConnection>(db, Math.max(1, poolSize - 2));
   const query = (sql: string, params: readonly unknown[]) => {
     announce(db, sql, params);
     const { name, text } = named(sql);
-    return withConnection(db, (connection: PgConnection) => connection.query({ name, text, values: [...params] }));
+    return lanes.run((connection) => connection.query({ name, text, values: params as unknown[] }));
   };
   return {
     all: async (sql, params) => (await query(sql, params)).rows,

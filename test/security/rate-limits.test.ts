@@ -123,6 +123,42 @@ describe('rate limits across nodes and proxies', () => {
     }
   });
 
+  it('two PostgreSQL nodes share the per-minute budgets too (ceremony verification per credential)', async () => {
+    const a = await startLatchkey({ env: REAL_BUDGETS, database: 'postgres' });
+    const b = await startLatchkey({ env: REAL_BUDGETS, sameDatabaseAs: a });
+    try {
+      const onA = await newPage(a, await registerRelyingParty(a));
+      const onB = await newPage(b, await registerRelyingParty(b));
+      const body = { id: 'c2hhcmVkLWNyZWRlbnRpYWw', rawId: 'c2hhcmVkLWNyZWRlbnRpYWw', type: 'public-key', response: {} };
+      const statuses: number[] = [];
+      for (let i = 0; i < RULES.ceremonyVerify.subject.points + 1; i++) {
+        const node = i % 2 === 0 ? onA : onB;
+        const response = await postJson(node.http, node.page, '/passkey/verify', body);
+        statuses.push(response.status);
+        await response.body?.cancel();
+      }
+      assert.ok(statuses.slice(0, -1).every((s) => s === 400), String(statuses));
+      assert.equal(statuses.at(-1), 429, 'the budget spent on both nodes together');
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+
+  it('on SQLite (one node) counts the per-minute budgets in memory and the longer ones in the database', async () => {
+    const server = await startLatchkey({ env: REAL_BUDGETS, database: 'sqlite' });
+    try {
+      const { http, page } = await newPage(server, await registerRelyingParty(server));
+      assert.equal((await postJson(http, page, '/passkey/options', {})).status, 200);
+      assert.equal((await postForm(http, page, '/signup', { email: 'where@example.com' })).status, 303);
+      const keys = (await server.db('rate_limits').select('key')).map((row: { key: string }) => row.key);
+      assert.ok(keys.some((key) => key.startsWith('rl:codeSend:')), `sign-up codes (15 min, 1 h windows) persist: ${keys}`);
+      assert.ok(!keys.some((key) => key.startsWith('rl:ceremonyOptions:')), `ceremony options (1 min window) do not: ${keys}`);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('keeps the counters in Redis when REDIS_URL is set', async () => {
     const redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
     await redis.connect();

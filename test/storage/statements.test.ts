@@ -38,6 +38,27 @@ for (const kind of DATABASE_KINDS) {
       // The failure leaves the runner usable.
       assert.equal((await sql.all('SELECT count(*) AS n FROM accounts', []))[0]!.n, kind === 'sqlite' ? 2 : '2');
     });
+
+    it('never runs inside a knex transaction: a statement waits for it to end', async () => {
+      const sql = statements(t.db);
+      await sql.all('SELECT id FROM accounts WHERE id = ?', ['warm']);
+      const trx = await t.db.transaction();
+      await trx('accounts').insert(account('uncommitted'));
+      const read = sql.all('SELECT id FROM accounts WHERE id = ?', ['uncommitted']);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await trx.rollback();
+      assert.deepEqual(await read, [], 'it did not see the rolled-back row');
+    });
+
+    it('hands the connection to a knex query waiting behind a stream of statements', async () => {
+      await t.db('accounts').insert(account('a1'));
+      const sql = statements(t.db);
+      const order: string[] = [];
+      const backlog = Array.from({ length: 300 }, (_, i) => sql.all('SELECT id FROM accounts WHERE id = ?', ['a1']).then(() => order.push(`statement ${i}`)));
+      const knexQuery = t.db('accounts').where({ id: 'a1' }).first().then(() => order.push('knex'));
+      await Promise.all([...backlog, knexQuery]);
+      assert.ok(order.indexOf('knex') < order.length - 100, `the knex query ran at position ${order.indexOf('knex')} of ${order.length}`);
+    });
   });
 }
 

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
+import { clientMetadata } from '../../config/client-metadata.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { parsePasskeyPolicy, type PasskeyPolicy } from '../../domain/passkeys/policy.ts';
 import type { ClientPresenter, ClientView } from '../client-view.ts';
@@ -33,9 +34,13 @@ export async function clientView(provider: Provider, present: ClientPresenter, i
 
 /** Finishes the interaction and answers a fetch() caller with the URL to go to next. */
 export async function finishAsJson(provider: Provider, ctx: Context, result: InteractionResults): Promise<void> {
-  const redirectTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+  // What provider.interactionResult does, on the interaction this request already loaded
+  // (loadInteraction) instead of reading it from the database a second time.
+  const interaction = (ctx.state.interaction as Interaction | undefined) ?? (await loadInteraction(provider, ctx));
+  interaction.result = result;
+  await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
   ctx.state.interactionResult = result;
-  ctx.body = { redirectTo };
+  ctx.body = { redirectTo: interaction.returnTo };
 }
 
 export function requirePrompt(interaction: Interaction, name: 'login' | 'consent'): void {
@@ -47,5 +52,5 @@ export function requirePrompt(interaction: Interaction, name: 'login' | 'consent
 /** The passkey policy of the client this interaction is for (validated when the client was registered). */
 export async function policyOf(provider: Provider, interaction: Interaction): Promise<PasskeyPolicy> {
   const client = await provider.Client.find(String(interaction.params.client_id));
-  return parsePasskeyPolicy(client?.metadata().passkey_policy);
+  return parsePasskeyPolicy(clientMetadata(client).passkey_policy);
 }

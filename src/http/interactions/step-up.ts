@@ -1,4 +1,5 @@
 import type Provider from 'oidc-provider';
+import { clientMetadata } from '../../config/client-metadata.ts';
 import type { AcrNames } from '../../config/env.ts';
 import { levelOfRank, requiredLevel, type Requirement } from '../../domain/step-up.ts';
 import type { MessageKey } from '../../i18n/index.ts';
@@ -16,7 +17,7 @@ export async function requirementOf(provider: Provider, interaction: Interaction
     }
   }
   return requiredLevel(
-    { acrValues: interaction.params.acr_values, claims, clientMinimumAcr: client?.metadata().minimum_acr },
+    { acrValues: interaction.params.acr_values, claims, clientMinimumAcr: clientMetadata(client).minimum_acr },
     names,
   );
 }

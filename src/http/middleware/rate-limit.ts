@@ -36,12 +36,23 @@ export class RateLimited extends DomainError {
 /** A limiter, and when it can take requests (the SQLite store checks its table first). */
 type StoreFactory = (keyPrefix: string, rule: Rule) => { limiter: RateLimiterAbstract; ready: Promise<void> };
 
-/** Counters live where every node sees them: Redis when configured, else the database (table from the migrations). */
+/**
+ * On SQLite (one node), a budget whose window is at most this long is counted in memory: a
+ * restart takes about as long as its window, so persisting it would protect nothing, and it
+ * would cost a database write on every ceremony and token request.
+ */
+export const MEMORY_WINDOW_SECONDS = 60;
+
+/**
+ * Counters live where every node sees them: Redis when configured, else the database (table
+ * from the migrations); on SQLite, the per-minute budgets of the hot paths live in memory.
+ */
 export function storeFactory(db: Db, redis?: Redis): StoreFactory {
   return (keyPrefix, rule) => {
+    const memory = new RateLimiterMemory({ keyPrefix, points: rule.points, duration: rule.duration });
+    if (!redis && !isPostgres(db) && rule.duration <= MEMORY_WINDOW_SECONDS) return { limiter: memory, ready: Promise.resolve() };
     // If the shared store fails, each node falls back to its own memory instead of failing requests.
-    const insuranceLimiter = new RateLimiterMemory({ keyPrefix, points: rule.points, duration: rule.duration });
-    const options = { keyPrefix, points: rule.points, duration: rule.duration, insuranceLimiter };
+    const options = { keyPrefix, points: rule.points, duration: rule.duration, insuranceLimiter: memory };
     if (redis) return { limiter: new RateLimiterRedis({ ...options, storeClient: redis }), ready: Promise.resolve() };
     if (isPostgres(db)) {
       const limiter = new RateLimiterPostgres({ ...options, storeClient: db, storeType: 'knex', tableName: 'rate_limits', tableCreated: true });
