@@ -5,8 +5,9 @@ type Row = Record<string, unknown>;
 
 /**
  * Prepared SQL for the hot paths (oidc-provider's storage, challenges, rate-limit counters):
- * written once with `?` placeholders, prepared once per pooled connection, and run on knex's
- * own pool, so it queues behind knex transactions exactly like a knex query would.
+ * written once with `?` placeholders, prepared once per pooled connection, and run on
+ * connections of knex's own pool (see Lanes), so it never runs inside a knex transaction and
+ * waits for one to end.
  *
  * Why not the query builder here: measured on one core, a point read through knex costs about
  * 100 µs of CPU, of which the sqlite3 driver is about 25 µs; building, compiling and running
@@ -48,7 +49,7 @@ interface Job<C> {
  * operation, its timeout timer and a dozen promises), so under load a lane pays it once per
  * burst instead of once per statement, and statements still queue behind knex's transactions.
  */
-export class Lanes<C> {
+class Lanes<C> {
   private queue: Job<C>[] = [];
   private head = 0;
   private active = 0;
@@ -104,6 +105,8 @@ export class Lanes<C> {
               job.resolve((await job.work(connection)) as never);
             } catch (error) {
               job.reject(error);
+              // The connection itself may have failed: give it back for the pool to check.
+              break;
             }
             if (this.knexIsWaiting()) break;
             // The statement's caller often issues its next one right away: give it one turn.
