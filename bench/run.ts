@@ -6,7 +6,7 @@
  * per scenario, and Latchkey's throughput as a ratio of the baseline's measured in the same run.
  *
  *   npm run bench -- [--duration 10] [--warmup 3] [--concurrency 32]
- *                    [--targets baseline,sqlite,postgres] [--scenarios signin,refresh,cc]
+ *                    [--targets baseline,baseline-sqlite,sqlite,postgres] [--scenarios signin,refresh,cc]
  *                    [--pin 0:1] [--log-level info] [--profile DIR]
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -27,7 +27,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '32' },
-    targets: { type: 'string', default: 'baseline,sqlite,postgres' },
+    targets: { type: 'string', default: 'baseline,baseline-sqlite,sqlite,postgres' },
     scenarios: { type: 'string', default: 'signin,refresh,cc' },
     pin: { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
@@ -39,7 +39,9 @@ const DURATION = Number(args.duration) * 1000;
 const WARMUP = Number(args.warmup) * 1000;
 const CONCURRENCY = Number(args.concurrency);
 const MAX_OPS = 200_000; // a hard bound on each scenario, whatever the duration
-const TARGETS = args.targets.split(',') as ('baseline' | 'sqlite' | 'postgres')[];
+type TargetKind = 'baseline' | 'baseline-sqlite' | 'sqlite' | 'postgres';
+const TARGETS = args.targets.split(',') as TargetKind[];
+const isBaseline = (kind: TargetKind) => kind === 'baseline' || kind === 'baseline-sqlite';
 const SCENARIOS = args.scenarios.split(',') as ('signin' | 'refresh' | 'cc')[];
 const [serverCore, loadCore] = args.pin ? args.pin.split(':') : [];
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -176,7 +178,7 @@ async function measure(name: string, scenario: string, server: ServerProcess, op
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function runTarget(kind: 'baseline' | 'sqlite' | 'postgres'): Promise<Result[]> {
+async function runTarget(kind: TargetKind): Promise<Result[]> {
   const port = await freePort();
   const issuer = `http://localhost:${port}`;
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-'));
@@ -188,8 +190,13 @@ async function runTarget(kind: 'baseline' | 'sqlite' | 'postgres'): Promise<Resu
   };
   let schema: string | undefined;
   let server: ServerProcess;
-  if (kind === 'baseline') {
-    server = ServerProcess.start('baseline.ts', { PORT: String(port), BENCH_ISSUER: issuer, BENCH_CLIENT: JSON.stringify({ ...client, client_secret: CLIENT_SECRET }) });
+  if (isBaseline(kind)) {
+    server = ServerProcess.start('baseline.ts', {
+      PORT: String(port),
+      BENCH_ISSUER: issuer,
+      BENCH_CLIENT: JSON.stringify({ ...client, client_secret: CLIENT_SECRET }),
+      ...(kind === 'baseline-sqlite' ? { BENCH_STORE_FILE: join(dir, 'baseline.sqlite3') } : {}),
+    });
   } else {
     const clientsFile = join(dir, 'clients.json');
     // Latchkey issues client-credentials tokens only for its management API, to clients whose
@@ -216,16 +223,16 @@ async function runTarget(kind: 'baseline' | 'sqlite' | 'postgres'): Promise<Resu
       LATCHKEY_RATE_LIMIT_SCALE: '10000',
     });
   }
-  const name = kind === 'baseline' ? 'baseline' : `latchkey-${kind}`;
+  const name = isBaseline(kind) ? kind : `latchkey-${kind}`;
   try {
     await server.ready;
-    const target: Target = { issuer, clientId: 'bench', clientSecret: CLIENT_SECRET, csrf: kind !== 'baseline', jwks: createRemoteJWKSet(new URL(`${issuer}/jwks`)) };
+    const target: Target = { issuer, clientId: 'bench', clientSecret: CLIENT_SECRET, csrf: !isBaseline(kind), jwks: createRemoteJWKSet(new URL(`${issuer}/jwks`)) };
 
     // Setup (not measured): one person and passkey per worker, signed up the product's way.
     const people = Array.from({ length: CONCURRENCY }, () => new SoftwareAuthenticator({ origin: issuer }));
     for (const [i, authenticator] of people.entries()) {
       const email = `bench-${i}@example.com`;
-      if (kind === 'baseline') await signUpBaseline(target, authenticator, email);
+      if (isBaseline(kind)) await signUpBaseline(target, authenticator, email);
       else await signUpLatchkey(target, authenticator, email, (e) => server.codeFor(e));
     }
 
@@ -285,7 +292,8 @@ const all: Result[] = [];
 for (const target of TARGETS) all.push(...(await runTarget(target)));
 
 const baseline = (scenario: string) => all.find((r) => r.target === 'baseline' && r.scenario === scenario);
-const ratios = all.filter((r) => r.target !== 'baseline' && baseline(r.scenario));
+const latchkey = all.filter((r) => r.target.startsWith('latchkey-'));
+const ratios = latchkey.filter((r) => baseline(r.scenario));
 if (ratios.length > 0) {
   console.log('\nLatchkey throughput as a ratio of the baseline (same run)');
   // The CPU ratio (baseline CPU per operation ÷ Latchkey's) is what one saturated core would
@@ -298,7 +306,17 @@ if (ratios.length > 0) {
     console.log(`  ${r.target.padEnd(17)} ${LABELS[r.scenario as keyof typeof LABELS].padEnd(26)} ${ratio.toFixed(2)}×  (CPU ratio ${cpuRatio.toFixed(2)}×)${verdict}`);
   }
 }
-const signins = all.filter((r) => r.target !== 'baseline' && r.scenario === 'signin');
+// The targets are set against the in-memory baseline; the persisting one shows what durable state costs by itself.
+const persisting = (scenario: string) => all.find((r) => r.target === 'baseline-sqlite' && r.scenario === scenario);
+const againstPersisting = latchkey.filter((r) => persisting(r.scenario));
+if (againstPersisting.length > 0) {
+  console.log('\nLatchkey throughput as a ratio of the persisting baseline (oidc-provider state in SQLite, same run)');
+  for (const r of againstPersisting) {
+    const base = persisting(r.scenario)!;
+    console.log(`  ${r.target.padEnd(17)} ${LABELS[r.scenario as keyof typeof LABELS].padEnd(26)} ${(r.perSecond / base.perSecond).toFixed(2)}×  (CPU ratio ${(base.cpuMsPerOp / r.cpuMsPerOp).toFixed(2)}×)`);
+  }
+}
+const signins = latchkey.filter((r) => r.scenario === 'signin');
 for (const r of signins) console.log(`  ${r.target} sign-in p99 ${r.p99.toFixed(0)} ms (target ≤ 250 ms: ${r.p99 <= 250 ? 'met' : 'NOT met'})`);
-const peak = Math.max(...all.filter((r) => r.target !== 'baseline').map((r) => r.peakRssMb));
+const peak = Math.max(...latchkey.map((r) => r.peakRssMb));
 if (Number.isFinite(peak)) console.log(`  Latchkey peak RSS ${peak.toFixed(0)} MB (target ≤ 250 MB: ${peak <= 250 ? 'met' : 'NOT met'})`);

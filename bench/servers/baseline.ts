@@ -4,6 +4,7 @@
  * an interaction page, authentication options with a stored challenge, a verified assertion
  * (@simplewebauthn/server), a grant, and the code and token exchange. Accounts and passkeys
  * live in Maps. It answers the question "what does the protocol plus WebAuthn cost by itself?".
+ * With BENCH_STORE_FILE it keeps oidc-provider's state in SQLite instead (baseline-store.ts).
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -19,6 +20,7 @@ import {
 import Koa from 'koa';
 import mount from 'koa-mount';
 import Provider, { type ClientMetadata } from 'oidc-provider';
+import { openBaselineStore } from './baseline-store.ts';
 import { announceReady, serveStats } from './ipc.ts';
 
 const port = Number(process.env.PORT ?? 0);
@@ -41,7 +43,10 @@ const byCredential = new Map<string, Account>();
 const challenges = new Map<string, string>();
 
 const cookieKeys = [randomBytes(32).toString('base64url')];
+// BENCH_STORE_FILE: oidc-provider's state in SQLite (the persisting baseline), else in memory.
+const adapter = process.env.BENCH_STORE_FILE ? await openBaselineStore(process.env.BENCH_STORE_FILE) : undefined;
 const provider = new Provider(issuer, {
+  ...(adapter ? { adapter } : {}),
   clients: [client],
   jwks: { keys: [jwk('ES256'), jwk('RS256')] } as never,
   cookies: { keys: cookieKeys, long: { signed: true, httpOnly: true, sameSite: 'lax' }, short: { signed: true, httpOnly: true, sameSite: 'lax' } },
