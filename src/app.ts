@@ -114,7 +114,7 @@ export async function createApp(deps: AppDeps): Promise<LatchkeyApp> {
     await MetadataService.initialize({ statements: mds.map((m) => m.statement), mdsServers: [], verificationMode: 'permissive' });
   }
   const { branding } = config;
-  const presentClient = clientPresenter({ logoHosts: config.logoHosts });
+  const presentClient = clientPresenter({ logoHosts: config.logoHosts, productName: branding.productName });
   const render = createRenderer({
     productName: branding.productName,
     logoSrc: branding.logo?.kind === 'url' ? branding.logo.url : branding.logo ? BRAND_LOGO_PATH : undefined,

@@ -1,5 +1,7 @@
+import { ACCOUNT_CLIENT_ID } from '../config/account-client.ts';
 import { isLogoDataUri } from '../config/client-logo.ts';
 import { clientMetadata } from '../config/client-metadata.ts';
+import { translate, type Locale } from '../i18n/index.ts';
 
 /** What the pages show about the application a person deals with: name, logo, policy and terms links. */
 export interface ClientView {
@@ -21,8 +23,8 @@ export interface ClientLike {
   metadata?(): Record<string, unknown>;
 }
 
-/** Turns a client into what a page shows of it. */
-export type ClientPresenter = (client: ClientLike | undefined, clientId: string) => ClientView;
+/** Turns a client into what a page in `locale` shows of it. */
+export type ClientPresenter = (client: ClientLike | undefined, clientId: string, locale?: Locale) => ClientView;
 
 const https = (uri: unknown): string | undefined => {
   if (typeof uri !== 'string') return undefined;
@@ -35,9 +37,9 @@ const https = (uri: unknown): string | undefined => {
  * as a data: image: a logo from any other host would let the application watch who signs in
  * (or dress a phishing page), so there is then no logo at all.
  */
-export function clientPresenter(options: { logoHosts: readonly string[] }): ClientPresenter {
+export function clientPresenter(options: { logoHosts: readonly string[]; productName: string }): ClientPresenter {
   const hosts = new Set(options.logoHosts.map((h) => h.toLowerCase()));
-  return (client, clientId) => {
+  return (client, clientId, locale) => {
     const policyUri = https(client?.policyUri);
     const tosUri = https(client?.tosUri);
     const remote = https(client?.logoUri);
@@ -45,7 +47,8 @@ export function clientPresenter(options: { logoHosts: readonly string[] }): Clie
     const logo = remote && hosts.has(new URL(remote).host) ? remote : isLogoDataUri(dataLogo) ? dataLogo : undefined;
     return {
       id: clientId,
-      name: client?.clientName ?? clientId,
+      // Latchkey's own account page is named in the page's language, not by its registration.
+      name: clientId === ACCOUNT_CLIENT_ID && locale ? translate(locale, 'account.clientName', { product: options.productName }) : (client?.clientName ?? clientId),
       ...(logo ? { logo } : {}),
       ...(policyUri ? { policyUri } : {}),
       ...(tosUri ? { tosUri } : {}),

@@ -139,6 +139,7 @@ export const de: Messages = {
   'errorPage.goBack': 'Kehren Sie zur Anwendung zurück, von der Sie kamen, und versuchen Sie es noch einmal.',
 
   'account.title': 'Ihr Konto',
+  'account.clientName': '{product}-Konto',
   'account.signedInAs': 'Angemeldet als {email}',
   'account.passkeys': 'Passkeys',
   'account.noPasskeys': 'Sie haben keine Passkeys mehr. Um einen neuen zu erstellen, melden Sie sich ab und wählen Sie auf der Anmeldeseite „Passkey verloren?“.',

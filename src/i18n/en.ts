@@ -156,6 +156,7 @@ export const en = {
 
   // Account page
   'account.title': 'Your account',
+  'account.clientName': '{product} account',
   'account.signedInAs': 'Signed in as {email}',
   'account.passkeys': 'Passkeys',
   'account.noPasskeys': 'You have no passkeys left. To create a new one, sign out, then choose “Lost your passkey?” on the sign-in page.',

@@ -139,6 +139,7 @@ export const es: Messages = {
   'errorPage.goBack': 'Vuelve a la aplicación de la que venías e inténtalo de nuevo.',
 
   'account.title': 'Tu cuenta',
+  'account.clientName': 'Cuenta de {product}',
   'account.signedInAs': 'Sesión iniciada como {email}',
   'account.passkeys': 'Llaves de acceso',
   'account.noPasskeys':

@@ -50,6 +50,16 @@ describe('hosted pages in the person’s language', () => {
     assert.match(page.html, /Iniciar sesión con una llave de acceso/);
   });
 
+  it('names its own account page in the page’s language', async () => {
+    for (const [language, name] of [['de', 'Latchkey-Konto'], ['es', 'Cuenta de Latchkey'], ['en', 'Latchkey account']]) {
+      const http = new HttpClient(server.issuer, { headers: { 'accept-language': language } });
+      const page = await openInteraction(http, server.url('/account'));
+      assert.match(page.html, new RegExp(`<html lang="${language}">`));
+      assert.ok(page.html.includes(name), `${language}: ${name}`);
+      if (language !== 'en') assert.ok(!page.html.includes('Latchkey account'), `${language}: not the registration's English name`);
+    }
+  });
+
   it('falls back to English for a language it does not speak', async () => {
     const { page } = await signInPage({}, { 'accept-language': 'fr-FR, it;q=0.8' });
     assert.match(page.html, /<html lang="en">/);

@@ -5,6 +5,7 @@ import { clientMetadata } from '../../config/client-metadata.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { parsePasskeyPolicy, type PasskeyPolicy } from '../../domain/passkeys/policy.ts';
 import type { ClientPresenter, ClientView } from '../client-view.ts';
+import type { Locale } from '../../i18n/index.ts';
 import { useUiLocales } from '../locale.ts';
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -27,9 +28,9 @@ export async function loadInteraction(provider: Provider, ctx: Context): Promise
   return details;
 }
 
-export async function clientView(provider: Provider, present: ClientPresenter, interaction: Interaction): Promise<ClientView> {
+export async function clientView(provider: Provider, present: ClientPresenter, interaction: Interaction, locale: Locale): Promise<ClientView> {
   const clientId = String(interaction.params.client_id);
-  return present(await provider.Client.find(clientId), clientId);
+  return present(await provider.Client.find(clientId), clientId, locale);
 }
 
 /** Finishes the interaction and answers a fetch() caller with the URL to go to next. */

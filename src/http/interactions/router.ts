@@ -97,7 +97,7 @@ export function interactionRouter(deps: InteractionRouteDeps): Router {
 
   router.get('/', async (ctx) => {
     const interaction = await loadInteraction(provider, ctx);
-    const client = await clientView(provider, deps.present, interaction);
+    const client = await clientView(provider, deps.present, interaction, localeOf(ctx));
     const locale = localeOf(ctx);
     ctx.set('Cache-Control', 'no-store');
     if (interaction.prompt.name === 'consent') {
