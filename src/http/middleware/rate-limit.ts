@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { DomainError } from '../../domain/errors.ts';
 import { isPostgres, type Db } from '../../storage/db.ts';
-import { upsertThroughKnex } from '../../storage/rate-limits.ts';
+import { queryThroughStatements, upsertThroughKnex } from '../../storage/rate-limits.ts';
 
 /** A budget: `points` requests per `duration` seconds. */
 interface Rule {
@@ -56,6 +56,7 @@ export function storeFactory(db: Db, redis?: Redis): StoreFactory {
     if (redis) return { limiter: new RateLimiterRedis({ ...options, storeClient: redis }), ready: Promise.resolve() };
     if (isPostgres(db)) {
       const limiter = new RateLimiterPostgres({ ...options, storeClient: db, storeType: 'knex', tableName: 'rate_limits', tableCreated: true });
+      queryThroughStatements(limiter, db);
       return { limiter, ready: Promise.resolve() };
     }
     let limiter!: RateLimiterAbstract;
