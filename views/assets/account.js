@@ -2,7 +2,7 @@
 // browser's own time zone.
 (() => {
   const { startRegistration } = window.SimpleWebAuthnBrowser;
-  const { postJson, showStatus, clearStatus, explain, refuseWithoutWebAuthn, text } = window.Latchkey;
+  const { passkeyButton, text } = window.Latchkey;
 
   // Times arrive in UTC; show them as the person's clock does, in the page's language.
   const format = new Intl.DateTimeFormat(document.documentElement.lang || undefined, { dateStyle: 'medium', timeStyle: 'short' });
@@ -34,39 +34,20 @@
 
   const button = document.getElementById('add-passkey');
   if (!button) return;
-  if (refuseWithoutWebAuthn(button)) return;
-  button.disabled = false; // rendered disabled until the handler below is attached (same task)
-
-  button.addEventListener('click', async () => {
-    // Disabling the focused button drops the focus; it goes back after a failure (keyboard users).
-    const hadFocus = document.activeElement === button;
-    button.disabled = true;
-    clearStatus();
-    const timing = {};
-    try {
-      const optionsJSON = await postJson('/account/passkeys/options');
-      Object.assign(timing, { started: Date.now(), timeoutMs: optionsJSON.timeout });
-      const credential = await startRegistration({ optionsJSON });
-      showStatus(text('savingDone'), 'info');
-      const { redirectTo } = await postJson('/account/passkeys/verify', credential);
-      window.location.assign(redirectTo);
-    } catch (error) {
+  passkeyButton(button, {
+    start: startRegistration,
+    endpoint: '/account/passkeys',
+    explainAs: 'create',
+    doneKey: 'savingDone',
+    failure(error) {
       // Adding a passkey needs a recent passkey sign-in: confirm it's you, then come back.
-      if (error?.code === 'reauthentication_required') {
-        window.location.assign('/account/reauth');
-        return;
+      const next = { reauthentication_required: '/account/reauth', account_sign_in_required: '/account' }[error?.code];
+      if (next) {
+        window.location.assign(next);
+        return true;
       }
-      if (error?.code === 'account_sign_in_required') {
-        window.location.assign('/account');
-        return;
-      }
-      if (error?.code === 'ERROR_AUTHENTICATOR_PREVIOUSLY_REGISTERED' || error?.name === 'InvalidStateError') {
-        showStatus(text('alreadyRegisteredAccount'));
-      } else {
-        showStatus(explain(error, 'create', timing));
-      }
-      button.disabled = false;
-      if (hadFocus) button.focus();
-    }
+      if (error?.code === 'ERROR_AUTHENTICATOR_PREVIOUSLY_REGISTERED' || error?.name === 'InvalidStateError') return text('alreadyRegisteredAccount');
+      return undefined;
+    },
   });
 })();

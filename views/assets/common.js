@@ -78,5 +78,37 @@
     return true;
   }
 
-  window.Latchkey = { postJson, showStatus, clearStatus, explain, refuseWithoutWebAuthn, text, ServerError };
+  /**
+   * Wires a page's passkey button: options from `${endpoint}/options`, the browser's ceremony
+   * (`start`), then `${endpoint}/verify`, and on to where the server sends the person. A failure
+   * gets the page's own answer (`failure`: a sentence, or true once it has navigated away) or
+   * the plain-language one for `explainAs`, and the button works again.
+   */
+  function passkeyButton(button, { start, explainAs, doneKey, unsupportedKey, endpoint = button.dataset.endpoint, failure = () => undefined }) {
+    if (refuseWithoutWebAuthn(button, unsupportedKey)) return;
+    button.disabled = false; // rendered disabled until the handler below is attached (same task)
+    button.addEventListener('click', async () => {
+      // Disabling the focused button drops the focus; it goes back after a failure (keyboard users).
+      const hadFocus = document.activeElement === button;
+      button.disabled = true;
+      clearStatus();
+      const timing = {};
+      try {
+        const optionsJSON = await postJson(`${endpoint}/options`);
+        Object.assign(timing, { started: Date.now(), timeoutMs: optionsJSON.timeout });
+        const credential = await start({ optionsJSON });
+        showStatus(text(doneKey), 'info');
+        const { redirectTo } = await postJson(`${endpoint}/verify`, credential);
+        window.location.assign(redirectTo);
+      } catch (error) {
+        const answer = failure(error);
+        if (answer === true) return;
+        showStatus(answer ?? explain(error, explainAs, timing));
+        button.disabled = false;
+        if (hadFocus) button.focus();
+      }
+    });
+  }
+
+  window.Latchkey = { postJson, showStatus, clearStatus, explain, refuseWithoutWebAuthn, passkeyButton, text, ServerError };
 })();
