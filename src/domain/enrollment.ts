@@ -78,27 +78,28 @@ function invalid(message: string): DomainError {
   return new DomainError('invalid_request', message);
 }
 
+/** What Enrollments works with. */
+export interface EnrollmentsDeps {
+  store: EnrollmentStore;
+  accounts: AccountRepository;
+  passkeys: PasskeyRepository;
+  ceremonies: PasskeyCeremonies;
+  mailer: Mailer;
+  messages: EnrollmentMessages;
+  /** The URL of the page a link opens, from its secret. */
+  linkUrl: (token: string) => string;
+  clock: () => number;
+  newId: () => string;
+  events?: Events;
+}
+
 /**
  * Enrollment links: a backend invites a person (an existing account) to create a passkey,
  * under the link's own policy. Single use, expiring, revocable; the account must be active
  * at every step.
  */
 export class Enrollments {
-  constructor(
-    private readonly deps: {
-      store: EnrollmentStore;
-      accounts: AccountRepository;
-      passkeys: PasskeyRepository;
-      ceremonies: PasskeyCeremonies;
-      mailer: Mailer;
-      messages: EnrollmentMessages;
-      /** The URL of the page a link opens, from its secret. */
-      linkUrl: (token: string) => string;
-      clock: () => number;
-      newId: () => string;
-      events?: Events;
-    },
-  ) {}
+  constructor(private readonly deps: EnrollmentsDeps) {}
 
   private get events(): Events {
     return this.deps.events ?? noEvents;
