@@ -146,14 +146,31 @@ describe('the hosted pages with the keyboard alone', { skip: browserUnavailable 
   }
 
   /** From the sign-in page: "Create account", the email, the mailed code, "Create a passkey"; stops once the passkey is made. */
-  async function signUpByKeyboard(page: Page, email: string): Promise<void> {
-    await activate(page, page.getByRole('link', { name: 'Create account' }));
-    await expectPage(page, 'Create account');
+  /**
+   * The email step of sign-up and recovery: the address, then the code it was sent. With
+   * `wrongCodeFirst`, a wrong code comes first: it is announced and the focus returns to the field.
+   */
+  async function confirmEmailByKeyboard(page: Page, email: string, options: { wrongCodeFirst?: boolean } = {}): Promise<void> {
     await typeInto(page, page.getByLabel('Email'), email);
     await activate(page, page.getByRole('button', { name: 'Send code' }));
     await expectPage(page, 'Check your email');
-    await typeInto(page, page.getByLabel('Code'), server.mailbox.lastCode(email));
+    const code = server.mailbox.lastCode(email);
+    if (options.wrongCodeFirst) {
+      await typeInto(page, page.getByLabel('Code'), code === '000000' ? '111111' : '000000');
+      await activate(page, page.getByRole('button', { name: 'Confirm email' }));
+      await expectAlert(page, /That code is not right/);
+      await expectFocus(page, page.getByLabel('Code'), 'after a wrong code');
+      await page.keyboard.type(code);
+    } else {
+      await typeInto(page, page.getByLabel('Code'), code);
+    }
     await activate(page, page.getByRole('button', { name: 'Confirm email' }));
+  }
+
+  async function signUpByKeyboard(page: Page, email: string): Promise<void> {
+    await activate(page, page.getByRole('link', { name: 'Create account' }));
+    await expectPage(page, 'Create account');
+    await confirmEmailByKeyboard(page, email);
     await expectPage(page, 'Create a passkey');
     await activate(page, page.getByRole('button', { name: 'Create a passkey' }));
   }
@@ -194,16 +211,7 @@ describe('the hosted pages with the keyboard alone', { skip: browserUnavailable 
 
     await activate(page, page.getByRole('link', { name: 'Create account' }));
     await expectPage(page, 'Create account');
-    await typeInto(page, page.getByLabel('Email'), email);
-    await activate(page, page.getByRole('button', { name: 'Send code' }));
-    await expectPage(page, 'Check your email');
-    const code = server.mailbox.lastCode(email);
-    await typeInto(page, page.getByLabel('Code'), code === '000000' ? '111111' : '000000');
-    await activate(page, page.getByRole('button', { name: 'Confirm email' }));
-    await expectAlert(page, /That code is not right/);
-    await expectFocus(page, page.getByLabel('Code'), 'after a wrong code');
-    await page.keyboard.type(code);
-    await activate(page, page.getByRole('button', { name: 'Confirm email' }));
+    await confirmEmailByKeyboard(page, email, { wrongCodeFirst: true });
     await expectPage(page, 'Create a passkey');
 
     // The collapsed help opens with Enter and closes with Space, like any disclosure.
@@ -294,16 +302,7 @@ describe('the hosted pages with the keyboard alone', { skip: browserUnavailable 
     await expectSignInPage(page, server);
     await activate(page, page.getByRole('link', { name: 'Lost your passkey?' }));
     await expectPage(page, 'Lost your passkey?');
-    await typeInto(page, page.getByLabel('Email'), email);
-    await activate(page, page.getByRole('button', { name: 'Send code' }));
-    await expectPage(page, 'Check your email');
-    const code = server.mailbox.lastCode(email);
-    await typeInto(page, page.getByLabel('Code'), code === '000000' ? '111111' : '000000');
-    await activate(page, page.getByRole('button', { name: 'Confirm email' }));
-    await expectAlert(page, /That code is not right/);
-    await expectFocus(page, page.getByLabel('Code'), 'after a wrong code');
-    await page.keyboard.type(code);
-    await activate(page, page.getByRole('button', { name: 'Confirm email' }));
+    await confirmEmailByKeyboard(page, email, { wrongCodeFirst: true });
     await expectPage(page, 'Create a new passkey');
     await activate(page, page.getByRole('button', { name: 'Create a new passkey' }));
 
