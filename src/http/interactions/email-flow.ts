@@ -61,7 +61,7 @@ export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: 
       texts,
       action: base(interaction.uid),
       uid: interaction.uid,
-      client: await clientView(provider, deps.present, interaction, localeOf(ctx)),
+      client: await clientView(provider, deps.present, interaction, locale),
       csrfToken: ctx.state.csrfToken,
       ...shown,
     });
@@ -93,10 +93,10 @@ export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: 
 
   router.get(`/${path}/code`, async (ctx) => {
     const interaction = await loadInteraction(provider, ctx);
-    const client = await clientView(provider, deps.present, interaction, localeOf(ctx));
+    const locale = localeOf(ctx);
+    const client = await clientView(provider, deps.present, interaction, locale);
     ctx.set('Cache-Control', 'no-store');
     const email = typeof ctx.query.email === 'string' ? ctx.query.email : '';
-    const locale = localeOf(ctx);
     ctx.body = render('email-code.njk', locale, { title: translate(locale, 'emailCode.title'), action: base(interaction.uid), uid: interaction.uid, client, email, csrfToken: ctx.state.csrfToken });
   });
 
@@ -116,7 +116,7 @@ export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: 
         title: translate(locale, 'emailCode.title'),
         action: base(interaction.uid),
         uid: interaction.uid,
-        client: await clientView(provider, deps.present, interaction, localeOf(ctx)),
+        client: await clientView(provider, deps.present, interaction, locale),
         email: typeof form.email === 'string' ? form.email : '',
         error: errorText(ctx, error),
         csrfToken: ctx.state.csrfToken,
@@ -142,7 +142,7 @@ export function addEmailFlowRoutes(router: Router, route: EmailFlowRoute, deps: 
       texts,
       action: base(interaction.uid),
       uid: interaction.uid,
-      client: await clientView(provider, deps.present, interaction, localeOf(ctx)),
+      client: await clientView(provider, deps.present, interaction, locale),
       email,
       csrfToken: ctx.state.csrfToken,
     });

@@ -97,8 +97,8 @@ export function interactionRouter(deps: InteractionRouteDeps): Router {
 
   router.get('/', async (ctx) => {
     const interaction = await loadInteraction(provider, ctx);
-    const client = await clientView(provider, deps.present, interaction, localeOf(ctx));
     const locale = localeOf(ctx);
+    const client = await clientView(provider, deps.present, interaction, locale);
     ctx.set('Cache-Control', 'no-store');
     if (interaction.prompt.name === 'consent') {
       ctx.body = render('consent.njk', locale, {
