@@ -7,7 +7,7 @@
  *
  *   npm run bench -- [--duration 10] [--warmup 3] [--concurrency 32]
  *                    [--targets baseline,baseline-sqlite,sqlite,postgres] [--scenarios signin,refresh,cc]
- *                    [--pin 0:1] [--log-level info] [--profile DIR]
+ *                    [--pin 0:1] [--log-level info] [--profile DIR] [--node-flags "--max-semi-space-size=8"]
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { createRemoteJWKSet } from 'jose';
 import knexFactory from 'knex';
 import { SoftwareAuthenticator } from '../test/helpers/authenticator.ts';
-import { freePort } from '../test/helpers/process.ts';
+import { freePort, START_NODE_FLAGS } from '../test/helpers/process.ts';
 import { clientCredentials, REDIRECT_URI, refresh, signIn, signUpBaseline, signUpLatchkey, type Target } from './flows.ts';
 import type { ServerMessage } from './servers/ipc.ts';
 
@@ -32,6 +32,7 @@ const { values: args } = parseArgs({
     pin: { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
     profile: { type: 'string' },
+    'node-flags': { type: 'string' },
     'pg-url': { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
   },
 });
@@ -46,8 +47,8 @@ const SCENARIOS = args.scenarios.split(',') as ('signin' | 'refresh' | 'cc')[];
 const [serverCore, loadCore] = args.pin ? args.pin.split(':') : [];
 const ROOT = new URL('..', import.meta.url).pathname;
 const CLIENT_SECRET = randomBytes(32).toString('base64url');
-/** Both servers run with `npm start`'s V8 settings (package.json), so they compare like for like. */
-const SERVER_NODE_FLAGS = ['--max-semi-space-size=4'];
+/** Both servers run with `npm start`'s node flags (package.json), so they compare like for like; `--node-flags` tries others. */
+const SERVER_NODE_FLAGS = args['node-flags'] === undefined ? START_NODE_FLAGS : args['node-flags'].split(/\s+/).filter(Boolean);
 
 interface Result {
   readonly target: string;
@@ -281,7 +282,8 @@ function printSettings(): void {
   console.log(`  ${CONCURRENCY} concurrent users (closed loop), ${WARMUP / 1000} s warm-up, ${DURATION / 1000} s measured per scenario, at most ${MAX_OPS} operations`);
   console.log(`  targets: ${TARGETS.join(', ')}; scenarios: ${SCENARIOS.join(', ')}`);
   console.log(`  Latchkey LOG_LEVEL=${args['log-level']}, rate limits on (LATCHKEY_RATE_LIMIT_SCALE=10000), ES256 ID tokens; the load generator validates every ID token`);
-  console.log(`  both servers: node ${SERVER_NODE_FLAGS.join(' ')} --import tsx (as npm start)`);
+  const flagsFrom = args['node-flags'] === undefined ? 'as npm start' : 'from --node-flags';
+  console.log(`  both servers: node ${SERVER_NODE_FLAGS.join(' ')} --import tsx (${flagsFrom})`);
   console.log(serverCore === undefined ? '  not pinned (pass --pin SERVER_CORE:LOAD_CORE to pin)' : `  server pinned to core ${serverCore}, load generator to core ${loadCore}`);
   console.log('');
 }

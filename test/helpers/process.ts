@@ -1,9 +1,22 @@
 import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
+
+/**
+ * `npm start`'s node flags, read from package.json's start script (`node <flags> --import tsx
+ * src/main.ts`), so that the processes tests and the benchmark start run as production does.
+ */
+export const START_NODE_FLAGS: readonly string[] = (() => {
+  const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const words = scripts.start.trim().split(/\s+/);
+  const end = words.indexOf('--import');
+  if (words[0] !== 'node' || end < 0) throw new Error(`the start script is not "node <flags> --import tsx …": ${scripts.start}`);
+  return words.slice(1, end);
+})();
 
 /** A TCP port nothing listens on right now. */
 export async function freePort(): Promise<number> {
@@ -27,10 +40,10 @@ export interface LatchkeyProcess {
   waitForOutput<T>(find: (output: string) => T | undefined, timeoutMs?: number): Promise<T>;
 }
 
-/** Runs src/main.ts as `npm start` does, in `cwd`, listening on 127.0.0.1. */
+/** Runs src/main.ts as `npm start` does (with its node flags), in `cwd`, listening on 127.0.0.1. */
 export function launchLatchkey(cwd: string, env: Record<string, string>): LatchkeyProcess {
   // tsx resolved from here: the child runs in another working directory.
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src/main.ts')], {
+  const child = spawn(process.execPath, [...START_NODE_FLAGS, '--import', import.meta.resolve('tsx'), join(ROOT, 'src/main.ts')], {
     cwd,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { it } from 'node:test';
+import { START_NODE_FLAGS } from '../helpers/process.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -23,6 +24,7 @@ it('runs every target and scenario and prints throughput, latency, CPU, RSS and 
   const targets = ['baseline', 'baseline-sqlite', 'sqlite', 'postgres'];
   const run = await bench('--duration', '1', '--warmup', '0.5', '--concurrency', '2', '--targets', targets.join(','), '--log-level', 'warn');
   assert.equal(run.code, 0, run.stderr);
+  assert.ok(run.stdout.includes(`both servers: node ${START_NODE_FLAGS.join(' ')} --import tsx (as npm start)`), run.stdout);
   const names = { baseline: 'baseline', 'baseline-sqlite': 'baseline-sqlite', sqlite: 'latchkey-sqlite', postgres: 'latchkey-postgres' } as const;
   for (const target of targets) {
     for (const scenario of ['passkey sign-in flows', 'refresh grants', 'client-credentials grants']) {

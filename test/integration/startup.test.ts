@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import knex from 'knex';
-import { freePort, launchLatchkey } from '../helpers/process.ts';
+import { freePort, launchLatchkey, START_NODE_FLAGS } from '../helpers/process.ts';
 
 describe('npm start', () => {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-start-'));
@@ -16,6 +16,9 @@ describe('npm start', () => {
     try {
       await run.ready;
       assert.match(run.output(), new RegExp(`Latchkey issuer: http://localhost:${port}`));
+      // With npm start's node flags, so this also proves that this Node accepts them.
+      const commandLine = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').split('\0');
+      assert.ok(START_NODE_FLAGS.length > 0 && START_NODE_FLAGS.every((flag) => commandLine.includes(flag)), commandLine.join(' '));
       const discovery = await fetch(`http://localhost:${port}/.well-known/openid-configuration`);
       assert.equal(discovery.status, 200);
       assert.equal(((await discovery.json()) as { issuer: string }).issuer, `http://localhost:${port}`);
