@@ -7,7 +7,7 @@
  *
  *   npm run bench -- [--duration 10] [--warmup 3] [--concurrency 32]
  *                    [--targets baseline,baseline-sqlite,sqlite,postgres] [--scenarios signin,refresh,cc]
- *                    [--pin 0:1] [--log-level info] [--profile DIR] [--node-flags "--max-semi-space-size=8"]
+ *                    [--pin 0:1] [--log-level info] [--profile DIR] [--node-flags="--max-semi-space-size=8"]
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
