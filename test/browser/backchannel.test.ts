@@ -11,10 +11,10 @@ import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import type { ClientMetadata } from 'oidc-provider';
 import type { Browser } from 'playwright-core';
-import { api, apiClient, apiToken, cibaClient } from '../helpers/api.ts';
+import { apiClient, cibaClient } from '../helpers/api.ts';
 import { startLatchkey, type TestServer } from '../helpers/app.ts';
 import { startPingReceiver, type PingReceiver } from '../helpers/ping-receiver.ts';
-import { addVirtualAuthenticator, browserUnavailable, disablePasskeyAutofill, expectPage, launchBrowser, newContext } from './helpers.ts';
+import { browserUnavailable, enrollInBrowser, expectPage, launchBrowser } from './helpers.ts';
 
 const admin = apiClient('onboarding', 'users:write enrollments:write');
 const bank = cibaClient('bank');
@@ -50,17 +50,7 @@ describe('backchannel approval in the browser', { skip: browserUnavailable }, ()
   }
 
   it('the person sees the bank and the binding message, approves with a passkey, and the bank gets a phrh token', { timeout: 30_000 }, async () => {
-    const token = await apiToken(server, admin, 'users:write enrollments:write');
-    const user = (await (await api(server, token, 'POST', '/users', { email: 'payer@example.com' })).json()) as { id: string };
-    const link = (await (await api(server, token, 'POST', `/users/${user.id}/enrollment-links`, {})).json()) as { url: string };
-
-    const context = await newContext(browser);
-    await disablePasskeyAutofill(context);
-    const page = await context.newPage();
-    await addVirtualAuthenticator(page);
-    await page.goto(link.url);
-    await page.getByRole('button', { name: 'Create a passkey' }).click();
-    await expectPage(page, 'Your passkey is ready');
+    const { userId, context, page } = await enrollInBrowser(browser, server, admin, 'payer@example.com');
 
     const transfer = { type: 'transfer', amount: '500.00', currency: 'EUR', payee: 'ACME <b>Corp</b>' };
     const { auth_req_id } = await bankCall('/backchannel', {
@@ -85,12 +75,12 @@ describe('backchannel approval in the browser', { skip: browserUnavailable }, ()
 
     const tokens = await bankCall('/token', { grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id });
     const claims = decodeJwt(tokens.id_token!);
-    assert.equal(claims.sub, user.id);
+    assert.equal(claims.sub, userId);
     assert.equal(claims.acr, 'phrh');
     assert.deepEqual((tokens as unknown as { authorization_details: unknown }).authorization_details, [transfer]);
 
     // A second request, denied with the button.
-    const second = await bankCall('/backchannel', { scope: 'openid', login_hint: user.id, binding_message: 'Transfer 9000 EUR to EVIL' });
+    const second = await bankCall('/backchannel', { scope: 'openid', login_hint: userId, binding_message: 'Transfer 9000 EUR to EVIL' });
     const next = server.mailbox.sent.filter((m) => m.to === 'payer@example.com').at(-1)!;
     await page.goto(next.text.match(/http:\/\/\S+\/approve\/\S+/)![0]);
     await page.getByRole('button', { name: 'Deny' }).click();
@@ -100,16 +90,7 @@ describe('backchannel approval in the browser', { skip: browserUnavailable }, ()
   });
 
   it('ping mode: the bank is notified once the person approves in the browser, then fetches the tokens', { timeout: 30_000 }, async () => {
-    const token = await apiToken(server, admin, 'users:write enrollments:write');
-    const user = (await (await api(server, token, 'POST', '/users', { email: 'pinged@example.com' })).json()) as { id: string };
-    const link = (await (await api(server, token, 'POST', `/users/${user.id}/enrollment-links`, {})).json()) as { url: string };
-    const context = await newContext(browser);
-    await disablePasskeyAutofill(context);
-    const page = await context.newPage();
-    await addVirtualAuthenticator(page);
-    await page.goto(link.url);
-    await page.getByRole('button', { name: 'Create a passkey' }).click();
-    await expectPage(page, 'Your passkey is ready');
+    const { userId, context, page } = await enrollInBrowser(browser, server, admin, 'pinged@example.com');
 
     const notificationToken = 'pinged-bank-notify-0123456789';
     const { auth_req_id } = await bankCall(
@@ -131,7 +112,7 @@ describe('backchannel approval in the browser', { skip: browserUnavailable }, ()
     assert.equal(ping.body.auth_req_id, auth_req_id);
     const tokens = await bankCall('/token', { grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id }, pinged);
     const claims = decodeJwt(tokens.id_token!);
-    assert.equal(claims.sub, user.id);
+    assert.equal(claims.sub, userId);
     assert.equal(claims.acr, 'phrh');
     await context.close();
   });

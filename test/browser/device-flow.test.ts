@@ -11,9 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import type { ClientMetadata } from 'oidc-provider';
 import type { Browser } from 'playwright-core';
-import { api, apiClient, apiToken } from '../helpers/api.ts';
+import { apiClient } from '../helpers/api.ts';
 import { startLatchkey, type TestServer } from '../helpers/app.ts';
-import { addVirtualAuthenticator, browserUnavailable, disablePasskeyAutofill, expectPage, launchBrowser, newContext } from './helpers.ts';
+import { browserUnavailable, enrollInBrowser, expectPage, launchBrowser } from './helpers.ts';
 
 const admin = apiClient('onboarding', 'users:write enrollments:write');
 const tv: ClientMetadata = {
@@ -48,16 +48,7 @@ describe('device flow in the browser', { skip: browserUnavailable }, () => {
   }
 
   it('the person opens the TV’s link, confirms the code, signs in with a passkey, and the TV gets a phrh token', { timeout: 30_000 }, async () => {
-    const token = await apiToken(server, admin, 'users:write enrollments:write');
-    const user = (await (await api(server, token, 'POST', '/users', { email: 'viewer@example.com' })).json()) as { id: string };
-    const link = (await (await api(server, token, 'POST', `/users/${user.id}/enrollment-links`, {})).json()) as { url: string };
-    const context = await newContext(browser);
-    await disablePasskeyAutofill(context);
-    const page = await context.newPage();
-    await addVirtualAuthenticator(page);
-    await page.goto(link.url);
-    await page.getByRole('button', { name: 'Create a passkey' }).click();
-    await expectPage(page, 'Your passkey is ready');
+    const { userId, context, page } = await enrollInBrowser(browser, server, admin, 'viewer@example.com');
 
     const started = await device('/device/auth', { scope: 'openid email' });
     await page.goto(started.verification_uri_complete!);
@@ -71,7 +62,7 @@ describe('device flow in the browser', { skip: browserUnavailable }, () => {
 
     const tokens = await device('/token', { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: started.device_code! });
     const claims = decodeJwt(tokens.id_token!);
-    assert.equal(claims.sub, user.id);
+    assert.equal(claims.sub, userId);
     assert.equal(claims.acr, 'phrh');
     await context.close();
   });

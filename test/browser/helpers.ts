@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:http';
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
 import type * as oidc from 'openid-client';
 import type { ClientMetadata } from 'oidc-provider';
+import { api, apiToken } from '../helpers/api.ts';
 import { startLatchkey, type TestServer } from '../helpers/app.ts';
 import { registerRelyingParty } from '../helpers/rp.ts';
 
@@ -256,6 +257,30 @@ export async function signUpUntilPasskey(page: Page, server: TestServer, email: 
   await page.getByRole('button', { name: 'Confirm email' }).click();
   await expectPage(page, 'Create a passkey');
   await page.getByRole('button', { name: 'Create a passkey' }).click();
+}
+
+/**
+ * A person onboarded as an operator's backend does it: a user made through the management API
+ * (by `admin`, a client allowed `users:write enrollments:write`), then the enrollment link opened
+ * in a fresh browser context that creates the passkey. The page is left on "Your passkey is ready".
+ */
+export async function enrollInBrowser(
+  browser: Browser,
+  server: TestServer,
+  admin: ClientMetadata,
+  email: string,
+): Promise<{ userId: string; context: BrowserContext; page: Page }> {
+  const token = await apiToken(server, admin, 'users:write enrollments:write');
+  const user = (await (await api(server, token, 'POST', '/users', { email })).json()) as { id: string };
+  const link = (await (await api(server, token, 'POST', `/users/${user.id}/enrollment-links`, {})).json()) as { url: string };
+  const context = await newContext(browser);
+  await disablePasskeyAutofill(context);
+  const page = await context.newPage();
+  await addVirtualAuthenticator(page);
+  await page.goto(link.url);
+  await page.getByRole('button', { name: 'Create a passkey' }).click();
+  await expectPage(page, 'Your passkey is ready');
+  return { userId: user.id, context, page };
 }
 
 /** Full sign-up through consent; returns the URL the browser lands on at the application. */
