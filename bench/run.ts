@@ -7,7 +7,7 @@
  *
  *   npm run bench -- [--duration 10] [--warmup 3] [--concurrency 32]
  *                    [--targets baseline,baseline-sqlite,sqlite,postgres] [--scenarios signin,refresh,cc]
- *                    [--pin 0:1] [--log-level info] [--profile DIR] [--node-flags="--max-semi-space-size=8"]
+ *                    [--pin 0:1] [--rounds 1] [--log-level info] [--profile DIR] [--node-flags="--max-semi-space-size=8"]
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -33,12 +33,14 @@ const { values: args } = parseArgs({
     'log-level': { type: 'string', default: 'info' },
     profile: { type: 'string' },
     'node-flags': { type: 'string' },
+    rounds: { type: 'string', default: '1' },
     'pg-url': { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
   },
 });
 const DURATION = Number(args.duration) * 1000;
 const WARMUP = Number(args.warmup) * 1000;
 const CONCURRENCY = Number(args.concurrency);
+const ROUNDS = Math.max(1, Math.floor(Number(args.rounds)) || 1);
 const MAX_OPS = 200_000; // a hard bound on each scenario, whatever the duration
 type TargetKind = 'baseline' | 'baseline-sqlite' | 'sqlite' | 'postgres';
 const TARGETS = args.targets.split(',') as TargetKind[];
@@ -280,6 +282,7 @@ function printSettings(): void {
   console.log('Latchkey benchmark');
   console.log(`  node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`  ${CONCURRENCY} concurrent users (closed loop), ${WARMUP / 1000} s warm-up, ${DURATION / 1000} s measured per scenario, at most ${MAX_OPS} operations`);
+  if (ROUNDS > 1) console.log(`  ${ROUNDS} rounds, each running every target in turn; ratios are per round, printed as their median and range`);
   console.log(`  targets: ${TARGETS.join(', ')}; scenarios: ${SCENARIOS.join(', ')}`);
   console.log(`  Latchkey LOG_LEVEL=${args['log-level']}, rate limits on (LATCHKEY_RATE_LIMIT_SCALE=10000), ES256 ID tokens; the load generator validates every ID token`);
   const flagsFrom = args['node-flags'] === undefined ? 'as npm start' : 'from --node-flags';
@@ -290,35 +293,57 @@ function printSettings(): void {
 
 if (loadCore !== undefined) execFileSync('taskset', ['-cp', loadCore, String(process.pid)], { stdio: 'ignore' });
 printSettings();
-const all: Result[] = [];
-for (const target of TARGETS) all.push(...(await runTarget(target)));
+// Each round runs every target once, so every round has ratios of its own measured minutes apart.
+const rounds: Result[][] = [];
+for (let round = 1; round <= ROUNDS; round++) {
+  if (ROUNDS > 1) console.log(`${round > 1 ? '\n' : ''}round ${round} of ${ROUNDS}`);
+  const results: Result[] = [];
+  for (const target of TARGETS) results.push(...(await runTarget(target)));
+  rounds.push(results);
+}
 
-const baseline = (scenario: string) => all.find((r) => r.target === 'baseline' && r.scenario === scenario);
-const latchkey = all.filter((r) => r.target.startsWith('latchkey-'));
-const ratios = latchkey.filter((r) => baseline(r.scenario));
-if (ratios.length > 0) {
-  console.log('\nLatchkey throughput as a ratio of the baseline (same run)');
-  // The CPU ratio (baseline CPU per operation ÷ Latchkey's) is what one saturated core would
-  // sustain: it moves much less than throughput when something else loads the machine.
-  for (const r of ratios) {
-    const ratio = r.perSecond / baseline(r.scenario)!.perSecond;
-    const cpuRatio = baseline(r.scenario)!.cpuMsPerOp / r.cpuMsPerOp;
-    const target = r.scenario === 'signin' ? (r.target.endsWith('sqlite') ? 1.0 : 0.8) : r.scenario === 'refresh' ? 1.0 : undefined;
-    const verdict = target === undefined ? '' : ratio >= target ? `  (target ≥ ${target.toFixed(1)}×: met)` : `  (target ≥ ${target.toFixed(1)}×: NOT met)`;
-    console.log(`  ${r.target.padEnd(17)} ${LABELS[r.scenario as keyof typeof LABELS].padEnd(26)} ${ratio.toFixed(2)}×  (CPU ratio ${cpuRatio.toFixed(2)}×)${verdict}`);
+const find = (results: readonly Result[], target: string, scenario: string) => results.find((r) => r.target === target && r.scenario === scenario);
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length / 2;
+  return Number.isInteger(middle) ? (sorted[middle - 1]! + sorted[middle]!) / 2 : sorted[Math.floor(middle)]!;
+};
+/** One round: the figure. Several: their median, then their range. */
+const summarize = (values: readonly number[], format: (value: number) => string) =>
+  values.length === 1 ? format(values[0]!) : `${format(median(values))} (${format(Math.min(...values))}–${format(Math.max(...values))})`;
+const times = (ratio: number) => `${ratio.toFixed(2)}×`;
+const latchkey = rounds[0]!.filter((r) => r.target.startsWith('latchkey-'));
+const label = (r: Result) => `  ${r.target.padEnd(17)} ${LABELS[r.scenario as keyof typeof LABELS].padEnd(26)}`;
+
+/**
+ * Latchkey's throughput as a ratio of a baseline's, round by round; beside it the CPU ratio
+ * (the baseline's CPU per operation ÷ Latchkey's): what one saturated core would sustain, which
+ * moves much less than throughput when something else loads the machine.
+ */
+function printRatios(title: string, baselineName: string, targetFor: (r: Result) => number | undefined): void {
+  const rows = latchkey.filter((r) => find(rounds[0]!, baselineName, r.scenario));
+  if (rows.length === 0) return;
+  console.log(`\n${title}`);
+  for (const r of rows) {
+    const pairs = rounds.map((results) => ({ base: find(results, baselineName, r.scenario)!, own: find(results, r.target, r.scenario)! }));
+    const throughput = pairs.map(({ base, own }) => own.perSecond / base.perSecond);
+    const cpu = pairs.map(({ base, own }) => base.cpuMsPerOp / own.cpuMsPerOp);
+    const target = targetFor(r);
+    const verdict = target === undefined ? '' : `  (target ≥ ${target.toFixed(1)}×: ${median(throughput) >= target ? 'met' : 'NOT met'})`;
+    console.log(`${label(r)} ${summarize(throughput, times)}  (CPU ratio ${summarize(cpu, times)})${verdict}`);
   }
 }
+
+const sameRun = ROUNDS > 1 ? `same run; median of ${ROUNDS} rounds, then their range` : 'same run';
+printRatios(`Latchkey throughput as a ratio of the baseline (${sameRun})`, 'baseline', (r) =>
+  r.scenario === 'signin' ? (r.target.endsWith('sqlite') ? 1.0 : 0.8) : r.scenario === 'refresh' ? 1.0 : undefined,
+);
 // The targets are set against the in-memory baseline; the persisting one shows what durable state costs by itself.
-const persisting = (scenario: string) => all.find((r) => r.target === 'baseline-sqlite' && r.scenario === scenario);
-const againstPersisting = latchkey.filter((r) => persisting(r.scenario));
-if (againstPersisting.length > 0) {
-  console.log('\nLatchkey throughput as a ratio of the persisting baseline (oidc-provider state in SQLite, same run)');
-  for (const r of againstPersisting) {
-    const base = persisting(r.scenario)!;
-    console.log(`  ${r.target.padEnd(17)} ${LABELS[r.scenario as keyof typeof LABELS].padEnd(26)} ${(r.perSecond / base.perSecond).toFixed(2)}×  (CPU ratio ${(base.cpuMsPerOp / r.cpuMsPerOp).toFixed(2)}×)`);
-  }
+printRatios(`Latchkey throughput as a ratio of the persisting baseline (oidc-provider state in SQLite, ${sameRun})`, 'baseline-sqlite', () => undefined);
+for (const r of latchkey.filter((r) => r.scenario === 'signin')) {
+  const p99 = rounds.map((results) => find(results, r.target, 'signin')!.p99);
+  console.log(`  ${r.target} sign-in p99 ${summarize(p99, (ms) => `${ms.toFixed(0)} ms`)} (target ≤ 250 ms: ${median(p99) <= 250 ? 'met' : 'NOT met'})`);
 }
-const signins = latchkey.filter((r) => r.scenario === 'signin');
-for (const r of signins) console.log(`  ${r.target} sign-in p99 ${r.p99.toFixed(0)} ms (target ≤ 250 ms: ${r.p99 <= 250 ? 'met' : 'NOT met'})`);
-const peak = Math.max(...latchkey.map((r) => r.peakRssMb));
-if (Number.isFinite(peak)) console.log(`  Latchkey peak RSS ${peak.toFixed(0)} MB (target ≤ 250 MB: ${peak <= 250 ? 'met' : 'NOT met'})`);
+const peak = Math.max(...rounds.flat().filter((r) => r.target.startsWith('latchkey-')).map((r) => r.peakRssMb));
+const ofRounds = ROUNDS > 1 ? ', the highest of every round' : '';
+if (Number.isFinite(peak)) console.log(`  Latchkey peak RSS ${peak.toFixed(0)} MB${ofRounds} (target ≤ 250 MB: ${peak <= 250 ? 'met' : 'NOT met'})`);

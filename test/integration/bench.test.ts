@@ -38,3 +38,16 @@ it('runs every target and scenario and prints throughput, latency, CPU, RSS and 
   assert.match(run.stdout, /ratio of the persisting baseline .*\n {2}latchkey-sqlite +passkey sign-in flows +[\d.]+×/);
   assert.match(run.stdout, /Latchkey peak RSS \d+ MB/);
 });
+
+it('with --rounds, runs every target once per round and prints each ratio as the rounds\' median and range', { timeout: 200_000 }, async () => {
+  const run = await bench('--duration', '0.5', '--warmup', '0.2', '--concurrency', '2', '--targets', 'baseline,sqlite', '--scenarios', 'signin', '--rounds', '2', '--log-level', 'warn');
+  assert.equal(run.code, 0, run.stderr);
+  const rounds = run.stdout.split(/^round \d of 2$/m).slice(1);
+  assert.equal(rounds.length, 2, run.stdout);
+  for (const round of rounds) {
+    assert.match(round, /^baseline +passkey sign-in flows .*\((\d+) ops\)$/m);
+    assert.match(round, /^latchkey-sqlite +passkey sign-in flows .*\((\d+) ops\)$/m);
+  }
+  assert.match(run.stdout, /ratio of the baseline \(same run; median of 2 rounds, then their range\)\n {2}latchkey-sqlite +passkey sign-in flows +[\d.]+× \([\d.]+×–[\d.]+×\)/);
+  assert.match(run.stdout, /latchkey-sqlite sign-in p99 \d+ ms \(\d+ ms–\d+ ms\)/);
+});
